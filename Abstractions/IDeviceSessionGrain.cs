@@ -1,0 +1,36 @@
+using Synera.Abstractions.Messages;
+
+namespace Synera.Abstractions;
+
+/// <summary>
+/// One device session (key: session id). Owns what must survive a device reconnect or a silo loss:
+/// the committed tokens, the confidence history and budget accounting, the adaptive threshold, and the
+/// session's verdict stream <c>verdicts/{sessionId}</c>.
+/// </summary>
+public interface IDeviceSessionGrain : IGrainWithStringKey
+{
+    /// <summary>Opens (or re-opens) the session with the prompt tokens; returns what the device needs to draft.</summary>
+    /// <remarks>Re-opening resets the committed tokens to <paramref name="promptTokenIds"/> and starts a new epoch.</remarks>
+    Task<SessionInfo> OpenAsync(SessionOptions options, int[] promptTokenIds);
+
+    /// <summary>
+    /// Validates a verification request and hands it to the session's verifier. Returns once queued; the
+    /// verdict arrives on the session's stream.
+    /// </summary>
+    /// <remarks>Throws <see cref="SyneraRequestException"/> for an unknown session or a malformed span;
+    /// nothing committed changes then. An overloaded verifier answers <see cref="EnqueueStatus.Overloaded"/>
+    /// and the device carries on with its SLM.</remarks>
+    Task<EnqueueStatus> VerifyAsync(VerifyRequest request);
+
+    /// <summary>Records the device's drafting progress: confidence history, offloaded counts, threshold.</summary>
+    Task<BudgetAdvice> ReportProgressAsync(ProgressReport report);
+
+    /// <summary>Called by the verifier with a verdict; updates the committed tokens and publishes on the stream.</summary>
+    Task OnVerdictAsync(Verdict verdict);
+
+    /// <summary>The session's current committed state.</summary>
+    Task<SessionSnapshot> GetSnapshotAsync();
+
+    /// <summary>Ends the session: the verifier frees its KV cache and the state is cleared.</summary>
+    Task CloseAsync();
+}

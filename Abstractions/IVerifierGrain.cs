@@ -1,0 +1,26 @@
+using Synera.Abstractions.Messages;
+
+namespace Synera.Abstractions;
+
+/// <summary>
+/// The Orleans face of one verification engine (one per accelerator). Activates only on silos whose
+/// role is <see cref="SyneraNames.VerifierRole"/>; device sessions are routed to it stickily so that the
+/// LLM KV cache of each session stays warm.
+/// </summary>
+public interface IVerifierGrain : IGrainWithStringKey
+{
+    /// <summary>Queues a request for the next engine steps. The verdict goes to the session grain.</summary>
+    /// <param name="request">The validated request.</param>
+    /// <param name="setup">The session's committed tokens and settings,
+    /// sent only when the verifier answered <see cref="EnqueueStatus.NeedsHistory"/> (failover, first contact).</param>
+    Task<EnqueueStatus> EnqueueAsync(VerifyRequest request, SessionSetup? setup);
+
+    /// <summary>Drops the session's KV cache and queued requests.</summary>
+    Task ReleaseSessionAsync(string sessionId);
+
+    /// <summary>The engine's current load, for load-aware offload control.</summary>
+    Task<VerifierLoad> GetLoadAsync();
+
+    /// <summary>Facts about the served model (vocabulary, maximum span) that sessions validate against.</summary>
+    Task<VerifierModelInfo> GetModelInfoAsync();
+}

@@ -1,0 +1,13 @@
+namespace Synera.Abstractions.Messages;
+
+/// <summary>What a device learns when it opens a session.</summary>
+/// <param name="SessionId">The session.</param>
+/// <param name="VerifierId">The verifier the session is pinned to.</param>
+/// <param name="Model">The served model's facts.</param>
+/// <param name="Epoch">The session's epoch after opening.</param>
+[GenerateSerializer, Immutable]
+public sealed record SessionInfo(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] string VerifierId,
+    [property: Id(2)] VerifierModelInfo Model,
+    [property: Id(3)] int Epoch);

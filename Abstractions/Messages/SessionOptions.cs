@@ -1,0 +1,15 @@
+namespace Synera.Abstractions.Messages;
+
+/// <summary>Per-session settings chosen by the device when it opens a session.</summary>
+/// <param name="Budget">The session's offload budget.</param>
+/// <param name="LatencyTargetMs">How long the device is willing to wait for a verdict; the scheduler's deadline.</param>
+/// <param name="Temperature">0 for greedy verification, &gt; 0 for speculative sampling at this temperature.</param>
+/// <param name="Seed">Seed for sampled verification, so runs can be repeated.</param>
+/// <param name="Tier">Fair-share group: sessions of one tier share load-driven budget cuts equally.</param>
+[GenerateSerializer, Immutable]
+public sealed record SessionOptions(
+    [property: Id(0)] OffloadBudget Budget,
+    [property: Id(1)] double LatencyTargetMs = 500,
+    [property: Id(2)] float Temperature = 0f,
+    [property: Id(3)] int Seed = 0,
+    [property: Id(4)] string Tier = "default");

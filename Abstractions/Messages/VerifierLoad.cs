@@ -1,0 +1,15 @@
+namespace Synera.Abstractions.Messages;
+
+/// <summary>A verifier's load, published for load-aware offload control.</summary>
+/// <param name="QueuedRequests">Requests waiting.</param>
+/// <param name="P99VerifyMs">Recent p99 of enqueue-to-verdict time.</param>
+/// <param name="MeanStepMs">Recent mean engine step time.</param>
+/// <param name="KvCacheBytes">Bytes held by resident KV caches.</param>
+/// <param name="LoadFactor">Multiplier in (0, 1] that sessions apply to their budgets (1 = no pressure).</param>
+[GenerateSerializer, Immutable]
+public sealed record VerifierLoad(
+    [property: Id(0)] int QueuedRequests,
+    [property: Id(1)] double P99VerifyMs,
+    [property: Id(2)] double MeanStepMs,
+    [property: Id(3)] long KvCacheBytes,
+    [property: Id(4)] double LoadFactor);

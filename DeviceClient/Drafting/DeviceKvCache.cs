@@ -1,0 +1,54 @@
+namespace Synera.DeviceClient.Drafting;
+
+/// <summary>
+/// The SLM's KV cache on the device, in the ONNX layout (1, nkv, L, hs) per layer for K and V, packed at the
+/// start of preallocated buffers of capacity <c>MaxLength</c> (llama2.c's RunState, with a length).
+/// Two buffer sets alternate: one holds the past fed to ONNX Runtime, the other receives the present.
+/// Rollback (<see cref="Truncate"/>) repacks in place; nothing is recomputed and nothing is allocated.
+/// </summary>
+public sealed class DeviceKvCache
+{
+    private float[][] past;      // [2 * layer + (0 = key, 1 = value)] → nkv * MaxLength * hs floats
+    private float[][] present;
+
+    public DeviceKvCache(int numLayers, int numKvHeads, int headDim, int maxLength)
+    {
+        NumLayers = numLayers; NumKvHeads = numKvHeads; HeadDim = headDim; MaxLength = maxLength;
+        past = Enumerable.Range(0, 2 * numLayers).Select(_ => new float[numKvHeads * maxLength * headDim]).ToArray();
+        present = Enumerable.Range(0, 2 * numLayers).Select(_ => new float[numKvHeads * maxLength * headDim]).ToArray();
+    }
+
+    public int NumLayers { get; }
+    public int NumKvHeads { get; }
+    public int HeadDim { get; }
+    public int MaxLength { get; }
+
+    /// <summary>Positions cached.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>The buffer holding layer <paramref name="layer"/>'s past K (value = false) or V, packed (nkv, Length, hs).</summary>
+    public float[] Past(int layer, bool value) => past[2 * layer + (value ? 1 : 0)];
+
+    /// <summary>The buffer that receives the present K or V, packed (nkv, Length + T, hs).</summary>
+    public float[] Present(int layer, bool value) => present[2 * layer + (value ? 1 : 0)];
+
+    /// <summary>After a run over <paramref name="numNew"/> tokens: the present becomes the past.</summary>
+    public void Advance(int numNew)
+    {
+        (past, present) = (present, past);
+        Length += numNew;
+    }
+
+    /// <summary>Keeps the first <paramref name="length"/> positions: per head, move its first rows down.</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"cannot truncate a cache of {Length} positions to {length}");
+        if (length == Length) return;
+        foreach (var buffer in past)
+            for (int h = 1; h < NumKvHeads; h++)   // head 0 is already in place
+                Array.Copy(buffer, h * Length * HeadDim, buffer, h * length * HeadDim, length * HeadDim);
+        Length = length;
+    }
+
+    public void Clear() => Length = 0;
+}

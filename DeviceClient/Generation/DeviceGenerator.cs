@@ -1,0 +1,128 @@
+using System.Threading.Channels;
+using Orleans.Runtime;
+using Orleans.Streams;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.DeviceClient.Drafting;
+using Synera.DeviceClient.Link;
+using Synera.Tokenizer;
+
+namespace Synera.DeviceClient.Generation;
+
+/// <summary>The result of one generation: the committed text and what it cost.</summary>
+public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, GenerationStats Stats);
+
+/// <summary>
+/// The device's entry point: owns the ONNX SLM and the Orleans client, opens a device session per request,
+/// subscribes to its verdict stream, and runs the <see cref="GenerationLoop"/> in the chosen mode.
+/// One request at a time per generator (the SLM and its KV cache are single-stream, as on a phone).
+/// </summary>
+public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runner, SyneraTokenizer tokenizer, string deviceId = "device") : IDisposable
+{
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    public SyneraTokenizer Tokenizer => tokenizer;
+
+    /// <summary>The token ids the models see for a chat prompt: BOS + the formatted user turn.</summary>
+    public int[] PromptIds(string prompt) => [tokenizer.BosId, .. tokenizer.Encode($"user: {prompt}\nassistant: ")];
+
+    public async Task<GenerationResult> GenerateAsync(string prompt, GenerationOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prompt);
+        if (options.MaxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxNewTokens must be positive");
+        if (options.Budget is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(options), $"budget {options.Budget} is outside [0, 1]");
+        await gate.WaitAsync(cancellation);
+        try
+        {
+            return await RunAsync(PromptIds(prompt), options, onToken ?? (_ => { }), cancellation);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<GenerationResult> RunAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken> onToken, CancellationToken cancellation)
+    {
+        var sessionId = $"{deviceId}/{Guid.NewGuid():N}";
+        var events = Channel.CreateUnbounded<DeviceEvent>();
+        var link = new LinkEmulator<DeviceEvent>(options.Link, events.Writer);
+        var session = client.GetGrain<IDeviceSessionGrain>(sessionId);
+        StreamSubscriptionHandle<Verdict>? subscription = null;
+        int epoch = 0, maxSpan = 64, maxSequence = runner.MaxLength;
+        if (options.Mode != GenerationMode.Slm)
+        {
+            var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, sessionId));
+            subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
+            await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
+            var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget), options.LatencyTargetMs, options.Temperature, options.Seed), promptIds);
+            epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
+            if (info.Model.VocabSize != runner.VocabSize)
+                throw new InvalidOperationException($"the draft model's vocabulary ({runner.VocabSize}) differs from the cloud model's ({info.Model.VocabSize})");
+        }
+        try
+        {
+            if (options.Mode == GenerationMode.Llm)
+                return await CloudGenerateAsync(session, sessionId, promptIds, epoch, maxSequence, options, events.Reader, link, onToken, cancellation);
+            await using var sender = new SpanSender(session, link, events.Writer, cancellation);
+            GenerationLoop? loop = null;
+            loop = new GenerationLoop(runner, tokenizer, options with { MaxLookahead = Math.Min(options.MaxLookahead, maxSpan) },
+                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken)
+            {
+                OnProgress = options.Mode is GenerationMode.Synera or GenerationMode.Route ? report => ReportProgress(session, loop!, report, options) : null,
+            };
+            await loop.RunAsync(cancellation);
+            var output = loop.Output;
+            return new GenerationResult(tokenizer.Decode(output), output, loop.Stats(link.BytesUp, link.BytesDown));
+        }
+        finally
+        {
+            if (subscription is not null) await subscription.UnsubscribeAsync();
+            if (options.Mode != GenerationMode.Slm) await session.CloseAsync();
+        }
+    }
+
+    /// <summary>Sends the drafting history to the session grain (it persists it) and, when load-aware, takes its budget.</summary>
+    private static void ReportProgress(IDeviceSessionGrain session, GenerationLoop loop, ProgressReport report, GenerationOptions options) =>
+        _ = session.ReportProgressAsync(report).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully && options.LoadAware) loop.Policy.Budget = t.Result.EffectiveFraction;
+        }, TaskScheduler.Default);
+
+    /// <summary><c>llm</c> mode: the cloud generates with continuous batching; the device displays each token.</summary>
+    private async Task<GenerationResult> CloudGenerateAsync(IDeviceSessionGrain session, string sessionId, int[] promptIds, int epoch, int maxSequence,
+        GenerationOptions options, ChannelReader<DeviceEvent> events, LinkEmulator<DeviceEvent> link, Action<GeneratedToken> onToken, CancellationToken cancellation)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var maxNew = Math.Min(options.MaxNewTokens, maxSequence - promptIds.Length - 1);
+        var request = new VerifyRequest(sessionId, 0, epoch, promptIds.Length, [], [], [], maxNew);
+        await link.UplinkAsync(request.WireBytes, cancellation);
+        var status = await session.VerifyAsync(request);
+        if (status != EnqueueStatus.Queued) throw new InvalidOperationException($"the cloud did not accept the generation request ({status})");
+        var output = new List<int>();
+        var interToken = new List<double>();
+        double first = -1, last = 0;
+        while (true)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(options.VerdictTimeout);
+            var e = await events.ReadAsync(timeout.Token);
+            if (e is not VerdictArrived { Verdict: var v }) continue;
+            if (v.Kind == VerdictKind.GenerationEnded || v.Kind == VerdictKind.Failed) break;
+            if (v.Kind != VerdictKind.Generated) continue;
+            output.Add(v.NextTokenId);
+            var now = clock.Elapsed.TotalMilliseconds;
+            if (first < 0) first = now; else interToken.Add(now - last);
+            last = now;
+            onToken(new GeneratedToken(v.NextTokenId, tokenizer.TokenText(v.NextTokenId), true));
+        }
+        var stats = new GenerationStats
+        {
+            Mode = GenerationMode.Llm, NumTokens = output.Count, NumRequests = 1, BytesUp = link.BytesUp, BytesDown = link.BytesDown,
+            TimeToFirstTokenMs = Math.Max(0, first), TotalMs = clock.Elapsed.TotalMilliseconds, InterTokenMs = interToken,
+        };
+        return new GenerationResult(tokenizer.Decode(output), output, stats);
+    }
+
+    public void Dispose() => gate.Dispose();
+}

@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Synera.Abstractions.Messages;
+using Synera.DeviceClient.Drafting;
+using Synera.DeviceClient.Offloading;
+using Synera.Tokenizer;
+
+namespace Synera.DeviceClient.Generation;
+
+/// <summary>
+/// The device's generation loop for one request, shared by every mode (DESIGN §1.2, §3). The SLM drafts
+/// every token; the policy flags some; a flagged token's span (everything since the cloud's last known
+/// position) is sent and drafting goes on past it (stall-free, bounded lookahead). A rejection at position k
+/// truncates the device KV cache to k, appends the LLM's correction and drops later drafts and spans.
+/// Invariant: a token reaches the caller only when committed — verified, or never flagged and not behind
+/// a pending verification — so nothing shown is ever withdrawn.
+/// </summary>
+internal sealed class GenerationLoop
+{
+    private sealed record PendingSpan(long Seq, int Start, int DraftStart, int End);
+
+    private readonly OnnxDraftRunner runner;
+    private readonly SyneraTokenizer tokenizer;
+    private readonly GenerationOptions options;
+    private readonly ChannelReader<DeviceEvent> events;
+    private readonly SpanSender sender;
+    private readonly string sessionId;
+    private readonly OffloadPolicy policy;
+    private readonly ImportanceScorer importance;
+    private readonly TokenSampler sampler;
+    private readonly Action<GeneratedToken> onToken;
+    private readonly int maxSpanTokens, promptLength, maxTotal;
+
+    private readonly List<int> tokens;
+    private readonly List<bool> flagged = [], verified = [];
+    private readonly List<float> draftProbs = [];
+    private readonly List<PendingSpan> pending = [];
+    private readonly List<float> recentConfidences = [];
+    private float[] nextLogits = [];
+    private int committed, cloudEnd, epoch, round;
+    private long seq;
+    private bool finished, lastUncertain;
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private double lastCommitMs = -1, firstTokenMs = -1;
+    private readonly List<double> interTokenMs = [];
+    private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
+
+    public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
+        int maxSpanTokens, int maxSequenceLength, string sessionId, ChannelReader<DeviceEvent> events, SpanSender sender, Action<GeneratedToken> onToken)
+    {
+        this.runner = runner; this.tokenizer = tokenizer; this.options = options; this.events = events; this.sender = sender;
+        this.sessionId = sessionId; this.onToken = onToken; this.epoch = epoch; this.maxSpanTokens = maxSpanTokens;
+        tokens = [.. promptIds];
+        promptLength = committed = cloudEnd = promptIds.Length;
+        maxTotal = Math.Min(promptLength + options.MaxNewTokens, Math.Min(maxSequenceLength, runner.MaxLength) - 1);
+        var budget = options.Mode switch { GenerationMode.Slm => 0, GenerationMode.Spec => 1, _ => options.Budget };
+        policy = new OffloadPolicy(options.Metric, budget);
+        importance = new ImportanceScorer(options.UseImportance);
+        sampler = new TokenSampler(options.Temperature, options.TopP, options.Seed);
+    }
+
+    public OffloadPolicy Policy => policy;
+
+    /// <summary>Called every <see cref="ProgressEvery"/> drafted tokens with the drafting history since the last call.</summary>
+    public Action<ProgressReport>? OnProgress { get; init; }
+
+    public const int ProgressEvery = 32;
+    private long offloadedAtLastReport;
+
+    public async Task RunAsync(CancellationToken cancellation)
+    {
+        runner.Reset();
+        nextLogits = runner.Forward(tokens.ToArray()).ToArray();
+        while (true)
+        {
+            while (events.TryRead(out var e)) Apply(e);
+            if (sender.Error is not null) throw new InvalidOperationException($"the cloud refused a request: {sender.Error.Message}", sender.Error);
+            AdvanceCommit();
+            if (finished) return;
+            if (MustWait())
+            {
+                if (pending.Count == 0) throw new InvalidOperationException("generation loop is waiting with nothing pending (bug)");
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+                timeout.CancelAfter(options.VerdictTimeout);
+                try { Apply(await events.ReadAsync(timeout.Token)); }
+                catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"session {sessionId}: no verdict from the cloud within {options.VerdictTimeout.TotalSeconds:F0}s");
+                }
+                continue;
+            }
+            await DraftOneAsync(cancellation);
+        }
+    }
+
+    private bool DraftingStopped => tokens.Count >= maxTotal || (tokens.Count > promptLength && tokens[^1] == tokenizer.EosId);
+
+    private bool MustWait() => DraftingStopped || options.Mode switch
+    {
+        GenerationMode.Synera => tokens.Count - committed >= options.MaxLookahead,
+        GenerationMode.Route or GenerationMode.Spec => pending.Count > 0,
+        _ => false,
+    };
+
+    private async Task DraftOneAsync(CancellationToken cancellation)
+    {
+        var started = clock.Elapsed;
+        if (runner.Length < tokens.Count)   // after a rollback the correction is not in the cache yet
+            nextLogits = runner.Forward(tokens.ToArray().AsSpan(runner.Length)).ToArray();
+        var probabilities = sampler.Probabilities(nextLogits);
+        int token = sampler.Pick();
+        var text = tokenizer.TokenText(token);
+        var decision = policy.Decide(probabilities, importance.Score(text, tokens.Count - promptLength, lastUncertain));
+        lastUncertain = decision.Confidence < 0.5f;
+        recentConfidences.Add(decision.Confidence);
+        tokens.Add(token);
+        flagged.Add(decision.Offload);
+        verified.Add(false);
+        draftProbs.Add(probabilities[token]);
+        numDrafted++;
+        if (decision.Offload) numOffloaded++;
+        if (numDrafted % ProgressEvery == 0 && OnProgress is not null)
+        {
+            OnProgress(new ProgressReport(recentConfidences.Count, (int)(numOffloaded - offloadedAtLastReport), 0, [.. recentConfidences], policy.Threshold));
+            recentConfidences.Clear();
+            offloadedAtLastReport = numOffloaded;
+        }
+        // Run the new token now so the next draft's logits are ready (a rollback re-runs from the cache).
+        if (!DraftingStopped) nextLogits = runner.Forward([token]).ToArray();
+
+        bool send = options.Mode switch
+        {
+            GenerationMode.Spec => tokens.Count - cloudEnd >= options.SpecSpanLength || DraftingStopped,
+            GenerationMode.Synera or GenerationMode.Route => decision.Offload,
+            _ => false,
+        };
+        if (send) SendSpan();
+        var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
+        if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
+    }
+
+    /// <summary>Sends everything from the cloud's last known position to the newest token: committed tokens as
+    /// context, the rest as drafts. Context beyond the span limit goes first in context-only requests.</summary>
+    private void SendSpan()
+    {
+        AdvanceCommit();
+        int end = tokens.Count;
+        int draftStart = Math.Max(cloudEnd, Math.Min(committed, end));
+        while (end - cloudEnd > maxSpanTokens && draftStart > cloudEnd)
+        {
+            int chunkEnd = Math.Min(draftStart, cloudEnd + maxSpanTokens);
+            Queue(cloudEnd, chunkEnd, chunkEnd);
+        }
+        if (end - draftStart > maxSpanTokens) throw new InvalidOperationException($"{end - draftStart} drafts exceed the span limit {maxSpanTokens}; lower MaxLookahead");
+        Queue(cloudEnd, draftStart, end);
+    }
+
+    private void Queue(int start, int draftStart, int end)
+    {
+        var request = new VerifyRequest(sessionId, seq++, epoch, start,
+            tokens.GetRange(start, draftStart - start).ToArray(),
+            tokens.GetRange(draftStart, end - draftStart).ToArray(),
+            draftProbs.GetRange(draftStart - promptLength, end - draftStart).ToArray(),
+            SentAtUnixMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        pending.Add(new PendingSpan(request.Seq, start, draftStart, end));
+        cloudEnd = end;
+        numRequests++;
+        sender.Send(request, round);
+    }
+
+    private void Apply(DeviceEvent e)
+    {
+        switch (e)
+        {
+            case SpanRefused refused when refused.Seq >= 0:
+                var index = pending.FindIndex(p => p.Seq == refused.Seq);
+                if (index < 0) return;
+                // The cloud keeps nothing of this span or the ones behind it: their drafts become the device's own.
+                cloudEnd = pending[index].Start;
+                for (int i = index; i < pending.Count; i++)
+                    for (int pos = pending[i].DraftStart; pos < pending[i].End && pos < tokens.Count; pos++) flagged[pos - promptLength] = false;
+                pending.RemoveRange(index, pending.Count - index);
+                round++;
+                return;
+            case VerdictArrived { Verdict: var v }:
+                ApplyVerdict(v);
+                return;
+        }
+    }
+
+    private void ApplyVerdict(Verdict v)
+    {
+        var span = pending.Find(p => p.Seq == v.Seq);
+        if (span is null) return;                               // stale: its span was dropped by an earlier rejection
+        switch (v.Kind)
+        {
+            case VerdictKind.Verified:
+                int numDrafts = span.End - span.DraftStart;
+                numJudged += numDrafts;
+                numAccepted += v.NumAccepted;
+                for (int pos = span.DraftStart; pos < span.DraftStart + v.NumAccepted; pos++) verified[pos - promptLength] = true;
+                if (v.CorrectionTokenId >= 0) Rollback(span.DraftStart + v.NumAccepted, v.CorrectionTokenId, v.Epoch);
+                else pending.Remove(span);
+                break;
+            case VerdictKind.Stale:
+                pending.Remove(span);
+                break;
+            case VerdictKind.Failed:
+                // The cloud lost the spans (failover): keep the device's tokens, resync from its committed length.
+                foreach (var p in pending)
+                    for (int pos = p.DraftStart; pos < p.End && pos < tokens.Count; pos++) flagged[pos - promptLength] = false;
+                pending.Clear();
+                epoch = v.Epoch;
+                cloudEnd = Math.Min(v.CommittedLength, committed);
+                break;
+        }
+    }
+
+    /// <summary>Rejection at <paramref name="position"/>: truncate drafts and KV cache there, append the LLM's token.</summary>
+    private void Rollback(int position, int correction, int newEpoch)
+    {
+        int drop = tokens.Count - position;
+        tokens.RemoveRange(position, drop);
+        flagged.RemoveRange(position - promptLength, drop);
+        verified.RemoveRange(position - promptLength, drop);
+        draftProbs.RemoveRange(position - promptLength, drop);
+        tokens.Add(correction);
+        flagged.Add(true);
+        verified.Add(true);
+        draftProbs.Add(1f);
+        runner.Truncate(Math.Min(runner.Length, position));
+        epoch = newEpoch;
+        pending.Clear();                                        // every later span was built on the rejected draft
+        cloudEnd = tokens.Count;
+        numCorrections++;
+    }
+
+    /// <summary>Moves the commit point over tokens that can no longer change and hands them to the caller.</summary>
+    private void AdvanceCommit()
+    {
+        int firstPendingDraft = int.MaxValue;
+        foreach (var p in pending) if (p.End > p.DraftStart) firstPendingDraft = Math.Min(firstPendingDraft, p.DraftStart);
+        while (!finished && committed < tokens.Count && committed < firstPendingDraft)
+        {
+            int i = committed - promptLength;
+            if (flagged[i] && !verified[i]) break;               // waiting for its verdict (or, in spec, for its span)
+            int token = tokens[committed++];
+            if (token == tokenizer.EosId) { finished = true; break; }
+            var now = clock.Elapsed.TotalMilliseconds;
+            if (firstTokenMs < 0) firstTokenMs = now; else interTokenMs.Add(now - lastCommitMs);
+            lastCommitMs = now;
+            onToken(new GeneratedToken(token, tokenizer.TokenText(token), verified[i]));
+        }
+        if (committed >= maxTotal) finished = true;
+    }
+
+    public GenerationStats Stats(long bytesUp, long bytesDown) => new()
+    {
+        Mode = options.Mode,
+        NumTokens = committed - promptLength - (finished && committed > promptLength && tokens[committed - 1] == tokenizer.EosId ? 1 : 0),
+        NumDrafted = numDrafted,
+        NumOffloaded = numOffloaded,
+        NumJudged = numJudged,
+        NumAccepted = numAccepted,
+        NumCorrections = numCorrections,
+        NumRequests = numRequests,
+        BytesUp = bytesUp,
+        BytesDown = bytesDown,
+        TimeToFirstTokenMs = Math.Max(0, firstTokenMs),
+        TotalMs = clock.Elapsed.TotalMilliseconds,
+        InterTokenMs = interTokenMs,
+    };
+
+    /// <summary>The committed output tokens (EOS excluded).</summary>
+    public IReadOnlyList<int> Output => tokens.Skip(promptLength).Take(committed - promptLength).Where(t => t != tokenizer.EosId).ToList();
+}

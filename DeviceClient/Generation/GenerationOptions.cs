@@ -1,0 +1,29 @@
+using Synera.DeviceClient.Link;
+using Synera.DeviceClient.Offloading;
+
+namespace Synera.DeviceClient.Generation;
+
+/// <summary>Per-request generation settings.</summary>
+public sealed record GenerationOptions
+{
+    public GenerationMode Mode { get; init; } = GenerationMode.Synera;
+    public int MaxNewTokens { get; init; } = 96;
+    /// <summary>Target offload ratio for <c>synera</c> and <c>route</c>.</summary>
+    public double Budget { get; init; } = 0.1;
+    public ConfidenceMetric Metric { get; init; } = ConfidenceMetric.TopProbability;
+    public bool UseImportance { get; init; } = true;
+    /// <summary>Scale the budget by the verifier's load factor (load-aware offload control).</summary>
+    public bool LoadAware { get; init; } = true;
+    /// <summary>Drafts per span in <c>spec</c> mode.</summary>
+    public int SpecSpanLength { get; init; } = 4;
+    /// <summary>How far drafting may run ahead of the committed text (<c>synera</c>).</summary>
+    public int MaxLookahead { get; init; } = 12;
+    /// <summary>0 for greedy; &gt; 0 samples the draft and verifies with speculative sampling.</summary>
+    public float Temperature { get; init; }
+    public float TopP { get; init; } = 1f;
+    public int Seed { get; init; }
+    public double LatencyTargetMs { get; init; } = 500;
+    public LinkOptions Link { get; init; } = LinkOptions.None;
+    /// <summary>Give up waiting for a verdict after this long and keep the device's own tokens.</summary>
+    public TimeSpan VerdictTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,28 @@
+namespace Synera.DeviceClient.Generation;
+
+/// <summary>What one generation cost and how it went.</summary>
+public sealed record GenerationStats
+{
+    public GenerationMode Mode { get; init; }
+    public int NumTokens { get; init; }               // committed output tokens
+    public long NumDrafted { get; init; }             // device forward steps that proposed a token
+    public long NumOffloaded { get; init; }           // tokens flagged by the policy
+    public long NumJudged { get; init; }              // drafts the cloud judged (flagged + those riding in their spans)
+    public long NumAccepted { get; init; }
+    public long NumCorrections { get; init; }
+    public long NumRequests { get; init; }
+    public long BytesUp { get; init; }
+    public long BytesDown { get; init; }
+    public double TimeToFirstTokenMs { get; init; }
+    public double TotalMs { get; init; }
+    public IReadOnlyList<double> InterTokenMs { get; init; } = [];
+
+    public double OffloadRatio => NumTokens == 0 ? 0 : (double)NumOffloaded / NumTokens;
+    public double AcceptanceRate => NumJudged == 0 ? 1 : (double)NumAccepted / NumJudged;
+    public double TokensPerSecond => TotalMs <= 0 ? 0 : NumTokens * 1000.0 / TotalMs;
+    public double TimePerOutputTokenMs => NumTokens <= 1 ? TotalMs : (TotalMs - TimeToFirstTokenMs) / (NumTokens - 1);
+    public double BytesPerToken => NumTokens == 0 ? 0 : (double)(BytesUp + BytesDown) / NumTokens;
+}
+
+/// <summary>One committed token as it reaches the caller.</summary>
+public sealed record GeneratedToken(int TokenId, string Text, bool Verified);

@@ -1,0 +1,64 @@
+using System.Threading.Channels;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.DeviceClient.Link;
+
+namespace Synera.DeviceClient.Generation;
+
+/// <summary>
+/// Sends verify requests in order on a background task, through the emulated uplink, so drafting never waits
+/// for the network. When the cloud refuses a span (Overloaded), the spans queued behind it in the same
+/// round are dropped unsent (they would start at a position the cloud no longer expects) and the loop is told.
+/// </summary>
+internal sealed class SpanSender : IAsyncDisposable
+{
+    private readonly Channel<(VerifyRequest request, int round)> queue = Channel.CreateUnbounded<(VerifyRequest, int)>(new() { SingleReader = true });
+    private readonly IDeviceSessionGrain session;
+    private readonly LinkEmulator<DeviceEvent> link;
+    private readonly ChannelWriter<DeviceEvent> events;
+    private readonly CancellationToken cancellation;
+    private readonly Task pump;
+    private int refusedRound = -1;
+
+    public SpanSender(IDeviceSessionGrain session, LinkEmulator<DeviceEvent> link, ChannelWriter<DeviceEvent> events, CancellationToken cancellation)
+    {
+        this.session = session; this.link = link; this.events = events; this.cancellation = cancellation;
+        pump = Task.Run(PumpAsync, cancellation);
+    }
+
+    /// <summary>Set when a send failed with an error (the loop rethrows it).</summary>
+    public Exception? Error { get; private set; }
+
+    /// <summary>Queues a request; <paramref name="round"/> groups the requests sent since the last refusal.</summary>
+    public void Send(VerifyRequest request, int round) => queue.Writer.TryWrite((request, round));
+
+    private async Task PumpAsync()
+    {
+        try
+        {
+            await foreach (var (request, round) in queue.Reader.ReadAllAsync(cancellation))
+            {
+                if (round <= refusedRound) { await events.WriteAsync(new SpanRefused(request.Seq), cancellation); continue; }
+                await link.UplinkAsync(request.WireBytes, cancellation);
+                var status = await session.VerifyAsync(request);
+                if (status == EnqueueStatus.Overloaded)
+                {
+                    refusedRound = round;
+                    await events.WriteAsync(new SpanRefused(request.Seq), cancellation);
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e)
+        {
+            Error = e;
+            events.TryWrite(new SpanRefused(-1));   // wake the loop so it can surface the error
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        try { await pump; } catch (OperationCanceledException) { }
+    }
+}

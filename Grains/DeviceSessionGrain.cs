@@ -1,0 +1,226 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Streams;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
+
+namespace Synera.Grains;
+
+/// <summary>
+/// A device session: validates every request before it can reach the LLM, routes it to the session's
+/// verifier (sticky, so the verifier's KV cache stays warm), keeps the committed tokens and the budget
+/// accounting, and publishes verdicts on the session's stream <c>verdicts/{sessionId}</c>.
+/// </summary>
+public sealed class DeviceSessionGrain(
+    [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<DeviceSessionState> state,
+    IOptions<VerifierOptions> verifierOptions,
+    ILogger<DeviceSessionGrain> logger) : Grain, IDeviceSessionGrain
+{
+    private IAsyncStream<Verdict>? stream;
+    private VerifierLoad? lastLoad;
+
+    private string SessionId => this.GetPrimaryKeyString();
+    private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
+
+    private IAsyncStream<Verdict> Stream => stream ??= this.GetStreamProvider(SyneraNames.StreamProvider)
+        .GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, SessionId));
+
+    async Task<SessionInfo> IDeviceSessionGrain.OpenAsync(SessionOptions options, int[] promptTokenIds)
+    {
+        if (promptTokenIds is null || promptTokenIds.Length == 0) throw new SyneraRequestException("the prompt must hold at least one token");
+        if (options.Budget.TokenFraction is < 0 or > 1 || double.IsNaN(options.Budget.TokenFraction))
+            throw new SyneraRequestException($"budget fraction {options.Budget.TokenFraction} is outside [0, 1]");
+        if (options.Temperature < 0 || float.IsNaN(options.Temperature)) throw new SyneraRequestException($"temperature {options.Temperature} must be ≥ 0");
+        var s = state.State;
+        if (string.IsNullOrEmpty(s.VerifierId))
+            s.VerifierId = $"verifier-{(uint)StableHash(SessionId) % (uint)verifierOptions.Value.NumVerifierGrains}";
+        var model = await Verifier.GetModelInfoAsync();
+        ValidateTokens(promptTokenIds, model, "prompt");
+        if (promptTokenIds.Length >= model.MaxSequenceLength)
+            throw new SyneraRequestException($"prompt of {promptTokenIds.Length} tokens leaves no room in the model's {model.MaxSequenceLength}-token window");
+        if (s.IsOpen) await Verifier.ReleaseSessionAsync(SessionId);
+        s.IsOpen = true;
+        s.Options = options;
+        s.Model = model;
+        s.CommittedTokenIds = [.. promptTokenIds];
+        s.Epoch++;
+        s.PendingEnd = promptTokenIds.Length;
+        s.LastSeq = -1;
+        s.VerifierHasHistory = false;
+        s.InFlight.Clear();
+        await state.WriteStateAsync();
+        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch);
+    }
+
+    async Task<EnqueueStatus> IDeviceSessionGrain.VerifyAsync(VerifyRequest request)
+    {
+        var s = state.State;
+        Validate(request);
+        s.LastSeq = request.Seq;
+        if (request.Epoch < s.Epoch) return EnqueueStatus.Stale;    // drafted before a rejection it had not yet seen
+        var setup = s.VerifierHasHistory ? null : Setup(request.StartPosition);
+        var status = await Verifier.EnqueueAsync(request, setup);
+        if (status == EnqueueStatus.NeedsHistory)
+        {
+            // The verifier lost this session (failover or restart). Resend the history when nothing is in
+            // flight; otherwise the in-flight spans are gone: start a new epoch and tell the device.
+            if (request.StartPosition == s.CommittedTokenIds.Count)
+                status = await Verifier.EnqueueAsync(request, Setup(request.StartPosition));
+            else
+            {
+                await ResyncAsync("verifier lost the session's in-flight spans");
+                return EnqueueStatus.Stale;
+            }
+        }
+        if (setup is not null || status == EnqueueStatus.Queued) s.VerifierHasHistory = status != EnqueueStatus.NeedsHistory;
+        if (status == EnqueueStatus.Queued)
+        {
+            s.PendingEnd = request.StartPosition + request.NumTokens;
+            s.InFlight.Add(new InFlightSpan { Seq = request.Seq, StartPosition = request.StartPosition, ContextTokenIds = request.ContextTokenIds, DraftTokenIds = request.DraftTokenIds });
+        }
+        return status;
+    }
+
+    private SessionSetup Setup(int startPosition)
+    {
+        var s = state.State;
+        return new SessionSetup([.. s.CommittedTokenIds.Take(startPosition)], s.Epoch, s.Options.Temperature, s.Options.Seed, s.Options.LatencyTargetMs);
+    }
+
+    /// <summary>Every check that protects the verifier and the committed state; throws before anything changes.</summary>
+    private void Validate(VerifyRequest r)
+    {
+        var s = state.State;
+        if (!s.IsOpen || s.Model is null) throw new SyneraRequestException($"unknown session '{SessionId}': open it before sending verify requests");
+        if (r.SessionId != SessionId) throw new SyneraRequestException($"request names session '{r.SessionId}' but was sent to '{SessionId}'");
+        if (r.Seq <= s.LastSeq) throw new SyneraRequestException($"sequence number {r.Seq} is out of order (last was {s.LastSeq})");
+        if (r.DraftProbs.Length != r.DraftTokenIds.Length)
+            throw new SyneraRequestException($"{r.DraftTokenIds.Length} drafted tokens but {r.DraftProbs.Length} draft probabilities");
+        if (r.MaxNewTokens < 0) throw new SyneraRequestException($"MaxNewTokens {r.MaxNewTokens} is negative");
+        if (r.MaxNewTokens > 0 && r.DraftTokenIds.Length > 0) throw new SyneraRequestException("a generation request carries no drafts");
+        if (r.NumTokens == 0 && r.MaxNewTokens == 0) throw new SyneraRequestException("empty span: no context, no drafts, nothing to generate");
+        if (r.NumTokens > s.Model.MaxSpanTokens) throw new SyneraRequestException($"span of {r.NumTokens} tokens exceeds the maximum of {s.Model.MaxSpanTokens}");
+        ValidateTokens(r.ContextTokenIds, s.Model, "context");
+        ValidateTokens(r.DraftTokenIds, s.Model, "draft");
+        for (int i = 0; i < r.DraftProbs.Length; i++)
+            if (!(r.DraftProbs[i] >= 0 && r.DraftProbs[i] <= 1))
+                throw new SyneraRequestException($"draft probability {r.DraftProbs[i]} at position {i} is not in [0, 1]");
+        if (r.Epoch > s.Epoch) throw new SyneraRequestException($"epoch {r.Epoch} is ahead of the session's epoch {s.Epoch}");
+        if (r.Epoch == s.Epoch && r.StartPosition != s.PendingEnd)
+            throw new SyneraRequestException($"span starts at {r.StartPosition} but the session's next position is {s.PendingEnd}");
+        if (r.StartPosition + r.NumTokens + r.MaxNewTokens > s.Model.MaxSequenceLength)
+            throw new SyneraRequestException($"span would end past the model's {s.Model.MaxSequenceLength}-token window");
+    }
+
+    private static void ValidateTokens(int[] ids, VerifierModelInfo model, string what)
+    {
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)model.VocabSize)
+                throw new SyneraRequestException($"{what} token id {ids[i]} at position {i} is outside the vocabulary [0, {model.VocabSize})");
+    }
+
+    async Task IDeviceSessionGrain.OnVerdictAsync(Verdict verdict)
+    {
+        var s = state.State;
+        if (!s.IsOpen) return;
+        var span = s.InFlight.Find(f => f.Seq == verdict.Seq);
+        switch (verdict.Kind)
+        {
+            case VerdictKind.Verified when span is not null && span.StartPosition == s.CommittedTokenIds.Count:
+                // Committed now: the span's context, the accepted drafts, then the correction if any.
+                s.CommittedTokenIds.AddRange(span.ContextTokenIds);
+                s.CommittedTokenIds.AddRange(span.DraftTokenIds.Take(verdict.NumAccepted));
+                if (verdict.CorrectionTokenId >= 0) s.CommittedTokenIds.Add(verdict.CorrectionTokenId);
+                break;
+            case VerdictKind.Generated when verdict.NextTokenId >= 0:
+                if (span is not null && span.ContextTokenIds.Length > 0 && span.StartPosition == s.CommittedTokenIds.Count)
+                    s.CommittedTokenIds.AddRange(span.ContextTokenIds);
+                if (span is not null) span.ContextTokenIds = [];
+                s.CommittedTokenIds.Add(verdict.NextTokenId);
+                break;
+        }
+        if (s.CommittedTokenIds.Count != verdict.CommittedLength && verdict.Kind is VerdictKind.Verified or VerdictKind.Generated)
+            logger.LogWarning("Session {Session}: mirrored {Mine} committed tokens, verifier has {Theirs}", SessionId, s.CommittedTokenIds.Count, verdict.CommittedLength);
+        if (verdict.Kind != VerdictKind.Generated) s.InFlight.RemoveAll(f => f.Seq <= verdict.Seq);
+        if (verdict.Epoch > s.Epoch)
+        {
+            // A rejection: every later span was built on the rejected draft.
+            s.Epoch = verdict.Epoch;
+            s.PendingEnd = s.CommittedTokenIds.Count;
+            s.InFlight.Clear();
+        }
+        else if (verdict.Kind is VerdictKind.Generated or VerdictKind.GenerationEnded)
+        {
+            s.PendingEnd = s.CommittedTokenIds.Count;
+        }
+        await state.WriteStateAsync();
+        await Stream.OnNextAsync(verdict);
+    }
+
+    private async Task ResyncAsync(string why)
+    {
+        var s = state.State;
+        s.Epoch++;
+        s.PendingEnd = s.CommittedTokenIds.Count;
+        s.VerifierHasHistory = false;
+        s.InFlight.Clear();
+        await state.WriteStateAsync();
+        logger.LogWarning("Session {Session} resynchronised at {Length} tokens, epoch {Epoch}: {Why}", SessionId, s.PendingEnd, s.Epoch, why);
+        await Stream.OnNextAsync(new Verdict(SessionId, s.LastSeq, s.Epoch, VerdictKind.Failed, s.PendingEnd, 0, -1, -1, s.PendingEnd, 0, why));
+    }
+
+    async Task<BudgetAdvice> IDeviceSessionGrain.ReportProgressAsync(ProgressReport report)
+    {
+        var s = state.State;
+        if (!s.IsOpen) throw new SyneraRequestException($"unknown session '{SessionId}'");
+        if (report.NumGenerated < 0 || report.NumOffloaded < 0 || report.NumOffloaded > report.NumGenerated)
+            throw new SyneraRequestException($"progress counts are inconsistent ({report.NumOffloaded} offloaded of {report.NumGenerated})");
+        s.NumGenerated += report.NumGenerated;
+        s.NumOffloaded += report.NumOffloaded;
+        s.BytesSent += report.BytesSent;
+        s.ConfidenceHistory.AddRange(report.Confidences.Where(float.IsFinite));
+        if (s.ConfidenceHistory.Count > DeviceSessionState.MaxHistory)
+            s.ConfidenceHistory.RemoveRange(0, s.ConfidenceHistory.Count - DeviceSessionState.MaxHistory);
+        lastLoad = await Verifier.GetLoadAsync();
+        var effective = s.Options.Budget.TokenFraction * lastLoad.LoadFactor;
+        s.Threshold = Quantile(s.ConfidenceHistory, effective);
+        await state.WriteStateAsync();
+        return new BudgetAdvice(effective, lastLoad.LoadFactor, s.Threshold);
+    }
+
+    /// <summary>The confidence below which a fraction <paramref name="q"/> of the history lies.</summary>
+    private static double Quantile(List<float> history, double q)
+    {
+        if (history.Count == 0 || q <= 0) return 0;
+        if (q >= 1) return double.PositiveInfinity;
+        var sorted = history.Order().ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+    }
+
+    Task<SessionSnapshot> IDeviceSessionGrain.GetSnapshotAsync()
+    {
+        var s = state.State;
+        return Task.FromResult(new SessionSnapshot(SessionId, s.IsOpen, [.. s.CommittedTokenIds], s.Epoch, s.NumGenerated, s.NumOffloaded, s.Threshold, s.VerifierId));
+    }
+
+    async Task IDeviceSessionGrain.CloseAsync()
+    {
+        if (!state.State.IsOpen) return;
+        await Verifier.ReleaseSessionAsync(SessionId);
+        await state.ClearStateAsync();
+        state.State = new DeviceSessionState();
+    }
+
+    /// <summary>FNV-1a: the same session maps to the same verifier on every silo and run.</summary>
+    private static int StableHash(string s)
+    {
+        unchecked
+        {
+            uint h = 2166136261;
+            foreach (var c in s) h = (h ^ c) * 16777619;
+            return (int)h;
+        }
+    }
+}

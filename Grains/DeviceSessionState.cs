@@ -1,0 +1,43 @@
+using Synera.Abstractions.Messages;
+
+namespace Synera.Grains;
+
+/// <summary>The persisted state of a device session.</summary>
+[GenerateSerializer]
+public sealed record class DeviceSessionState
+{
+    [Id(0)] public bool IsOpen { get; set; }
+    [Id(1)] public SessionOptions Options { get; set; } = new(OffloadBudget.None);
+    /// <summary>Prompt plus every committed token, as verdicts reported them.</summary>
+    [Id(2)] public List<int> CommittedTokenIds { get; set; } = [];
+    /// <summary>Rejections (and resyncs) so far; requests from an older epoch are stale.</summary>
+    [Id(3)] public int Epoch { get; set; }
+    /// <summary>Where the next request must start: the end of the last span accepted for verification.</summary>
+    [Id(4)] public int PendingEnd { get; set; }
+    [Id(5)] public long LastSeq { get; set; } = -1;
+    [Id(6)] public string VerifierId { get; set; } = "";
+    /// <summary>False until the verifier has this session's history (set on first request, cleared on failover).</summary>
+    [Id(7)] public bool VerifierHasHistory { get; set; }
+    [Id(8)] public VerifierModelInfo? Model { get; set; }
+    [Id(9)] public long NumGenerated { get; set; }
+    [Id(10)] public long NumOffloaded { get; set; }
+    [Id(11)] public long BytesSent { get; set; }
+    /// <summary>The most recent confidences (at most <see cref="MaxHistory"/>), oldest first.</summary>
+    [Id(12)] public List<float> ConfidenceHistory { get; set; } = [];
+    [Id(13)] public double Threshold { get; set; }
+
+    /// <summary>Spans queued at the verifier and not yet answered, oldest first.</summary>
+    [Id(14)] public List<InFlightSpan> InFlight { get; set; } = [];
+
+    public const int MaxHistory = 1024;
+}
+
+/// <summary>A span waiting for its verdict: what the session commits when it is accepted.</summary>
+[GenerateSerializer]
+public sealed record class InFlightSpan
+{
+    [Id(0)] public long Seq { get; set; }
+    [Id(1)] public int StartPosition { get; set; }
+    [Id(2)] public int[] ContextTokenIds { get; set; } = [];
+    [Id(3)] public int[] DraftTokenIds { get; set; } = [];
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Synera.Abstractions;
+using Synera.Grains.Options;
+using Synera.Grains.Verification;
+using Synera.Models;
+
+namespace Synera.Grains.Hosting;
+
+/// <summary>Registers Synera's grains, streams and (on verifier silos) the verification engine.</summary>
+public static class SyneraSiloBuilderExtensions
+{
+    /// <summary>Role from <c>Synera:Role</c> (verifier | frontend, default verifier); engine options from <c>Synera:Verifier</c>.</summary>
+    public static ISiloBuilder AddSynera(this ISiloBuilder silo, IConfiguration configuration, Action<VerifierOptions>? configure = null)
+    {
+        var roleText = configuration["Synera:Role"] ?? "verifier";
+        if (!Enum.TryParse<SiloRole>(roleText, ignoreCase: true, out var role))
+            throw new InvalidOperationException($"Synera:Role '{roleText}' is not a role (verifier or frontend)");
+        var options = silo.Services.AddOptions<VerifierOptions>().Bind(configuration.GetSection(VerifierOptions.Section));
+        if (configure is not null) options.Configure(configure);
+        return silo.AddSynera(role);
+    }
+
+    /// <summary>Registers Synera for a silo of the given role.</summary>
+    public static ISiloBuilder AddSynera(this ISiloBuilder silo, SiloRole role)
+    {
+        silo.AddMemoryStreams(SyneraNames.StreamProvider);
+        silo.AddMemoryGrainStorage(SyneraNames.PubSubStorage);
+        silo.Services.AddOptions<VerifierOptions>();
+        silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
+        silo.Services.AddSingleton(new SiloRoleInfo(role));
+        if (role == SiloRole.Verifier)
+        {
+            silo.Services.AddSingleton(CreateEngine);
+            silo.Services.AddHostedService<VerifierEngineHost>();
+        }
+        else
+        {
+            // Heterogeneous silos: without the class, placement never picks this silo for a verifier grain.
+            silo.Services.Configure<GrainTypeOptions>(o => o.Classes.Remove(typeof(VerifierGrain)));
+        }
+        return silo;
+    }
+
+    private static VerificationEngine CreateEngine(IServiceProvider services)
+    {
+        var o = services.GetRequiredService<IOptions<VerifierOptions>>().Value;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<VerificationEngine>();
+        if (o.Threads > 0) TorchSharp.torch.set_num_threads(o.Threads);
+        var device = TorchModelRunner.SelectDevice(o.Device);
+        var (model, _) = ModelCheckpoint.Load(o.ModelPath, device);
+        logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters) on {Device}", o.ModelPath, model.Config.NumParameters, device.type);
+        var runner = new TorchModelRunner(model, device, new KvCacheManager(o.KvCacheBudgetBytes), Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens);
+        var engine = new VerificationEngine(runner, new ContinuousBatchScheduler(o), o, new OrleansVerdictSink(services.GetRequiredService<IGrainFactory>()),
+            logger, new VerifierMetrics(services.GetService<IMeterFactory>()));
+        engine.Start();
+        return engine;
+    }
+}
+
+/// <summary>The role this silo was started with.</summary>
+public sealed record SiloRoleInfo(SiloRole Role);
+
+/// <summary>Creates the engine at start-up, so a missing or broken model stops the silo with a clear error.</summary>
+internal sealed class VerifierEngineHost(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        services.GetRequiredService<VerificationEngine>();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Options;
+
+namespace Synera.Grains.Options;
+
+/// <summary>Settings of a verifier silo's engine (section <c>Synera:Verifier</c>).</summary>
+public sealed class VerifierOptions
+{
+    public const string Section = "Synera:Verifier";
+    public const int DefaultMaxSpanTokens = 64;
+    public const int DefaultMaxTokensPerStep = 1024;
+    public const int DefaultMaxQueuedRequests = 4096;
+    public const long DefaultKvCacheBudgetBytes = 512L * 1024 * 1024;
+
+    /// <summary>Model folder (config.json + model.safetensors + tokenizer.json).</summary>
+    public string ModelPath { get; set; } = "models/target";
+
+    /// <summary><c>auto</c> (cuda when available), <c>cuda</c> or <c>cpu</c>.</summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary>TorchSharp intra-op threads (0 = all cores).</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Largest span (context + drafts) one request may carry.</summary>
+    public int MaxSpanTokens { get; set; } = DefaultMaxSpanTokens;
+
+    /// <summary>Token budget of one engine step (sum of input tokens of all batched requests).</summary>
+    public int MaxTokensPerStep { get; set; } = DefaultMaxTokensPerStep;
+
+    /// <summary>Requests allowed to wait; beyond it the verifier answers Overloaded (back-pressure).</summary>
+    public int MaxQueuedRequests { get; set; } = DefaultMaxQueuedRequests;
+
+    /// <summary>Memory for resident session KV caches; least recently used sessions are evicted beyond it.</summary>
+    public long KvCacheBudgetBytes { get; set; } = DefaultKvCacheBudgetBytes;
+
+    /// <summary>p99 verify latency the load controller aims to keep (ms).</summary>
+    public double TargetP99Ms { get; set; } = 250;
+
+    /// <summary>Number of verifier grains sessions are spread over (one engine per silo serves them all).</summary>
+    public int NumVerifierGrains { get; set; } = 1;
+}
+
+/// <summary>Checks <see cref="VerifierOptions"/> at start-up.</summary>
+public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
+{
+    public ValidateOptionsResult Validate(string? name, VerifierOptions o)
+    {
+        var errors = new List<string>();
+        if (o.MaxSpanTokens <= 0) errors.Add($"{nameof(o.MaxSpanTokens)} must be positive");
+        if (o.MaxTokensPerStep < o.MaxSpanTokens) errors.Add($"{nameof(o.MaxTokensPerStep)} must be at least {nameof(o.MaxSpanTokens)}");
+        if (o.MaxQueuedRequests <= 0) errors.Add($"{nameof(o.MaxQueuedRequests)} must be positive");
+        if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
+        if (o.NumVerifierGrains <= 0) errors.Add($"{nameof(o.NumVerifierGrains)} must be positive");
+        if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,26 @@
+using Synera.Abstractions.Messages;
+
+namespace Synera.Grains.Verification;
+
+/// <summary>A request inside the engine: the device's request plus when it arrived and when it is due.</summary>
+public sealed class EngineRequest(VerifyRequest request, long arrivalTimestamp, double latencyTargetMs)
+{
+    public VerifyRequest Request { get; } = request;
+    public string SessionId => Request.SessionId;
+
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of arrival.</summary>
+    public long ArrivalTimestamp { get; } = arrivalTimestamp;
+
+    /// <summary>Milliseconds after arrival by which the device wants the verdict.</summary>
+    public double LatencyTargetMs { get; } = latencyTargetMs;
+
+    /// <summary>Cloud-side tokens still to generate (<c>llm</c> mode); 0 for pure verification.</summary>
+    public int RemainingNewTokens { get; set; } = request.MaxNewTokens;
+
+    /// <summary>True for the continuation steps of cloud-side generation (no drafts, no context).</summary>
+    public bool IsContinuation { get; init; }
+
+    /// <summary>Time left before the deadline, at <paramref name="nowTimestamp"/> (negative when late).</summary>
+    public double SlackMs(long nowTimestamp) =>
+        LatencyTargetMs - System.Diagnostics.Stopwatch.GetElapsedTime(ArrivalTimestamp, nowTimestamp).TotalMilliseconds;
+}

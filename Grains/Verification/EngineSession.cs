@@ -1,0 +1,24 @@
+namespace Synera.Grains.Verification;
+
+/// <summary>
+/// What the engine knows of one session: the committed tokens (its source of truth for KV rebuilds), the
+/// epoch (rejections so far) and the sampling state. Touched only on the engine thread, under its lock.
+/// </summary>
+public sealed class EngineSession(string sessionId, IEnumerable<int> history, int epoch, float temperature, int seed, double latencyTargetMs)
+{
+    public string SessionId { get; } = sessionId;
+    public List<int> Tokens { get; } = [.. history];
+    public int Epoch { get; set; } = epoch;
+    public float Temperature { get; } = temperature;
+    public Random Random { get; } = new(seed);
+    public double LatencyTargetMs { get; } = latencyTargetMs;
+
+    /// <summary>Set when the session was (re)initialised: its old KV cache must be dropped first.</summary>
+    public bool NeedsKvReset { get; set; }
+
+    /// <summary>End position of the last span queued (where the next request must start).</summary>
+    public int QueuedEnd { get; set; } = history.Count();
+
+    /// <summary>Completes verdict deliveries in order (one chain per session).</summary>
+    public Task LastDelivery { get; set; } = Task.CompletedTask;
+}

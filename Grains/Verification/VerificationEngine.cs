@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
+
+namespace Synera.Grains.Verification;
+
+/// <summary>
+/// The verifier's engine loop (vLLM's engine core, reduced): requests arrive from grain threads; on its own
+/// thread the engine repeatedly asks the <see cref="IBatchScheduler"/> for a batch, builds each request's
+/// input from the session's uncached committed tokens plus its span, runs one batched forward through the
+/// <see cref="IVerifierModelRunner"/>, judges the drafts (<see cref="AcceptanceRule"/>), commits, rolls the
+/// KV cache back to the committed prefix, and hands verdicts to the <see cref="IVerdictSink"/>.
+/// Invariant: after every step, a session's KV cache covers at most its committed tokens but the last; the
+/// last committed token is always the first input of that session's next forward.
+/// </summary>
+public sealed class VerificationEngine : IDisposable
+{
+    private readonly IVerifierModelRunner runner;
+    private readonly IBatchScheduler scheduler;
+    private readonly VerifierOptions options;
+    private readonly IVerdictSink sink;
+    private readonly ILogger logger;
+    private readonly VerifierMetrics metrics;
+    private readonly Lock gate = new();
+    private readonly Dictionary<string, EngineSession> sessions = [];
+    private readonly HashSet<string> everCached = [];
+    private readonly SemaphoreSlim signal = new(0);
+    private readonly CancellationTokenSource stopping = new();
+    private Thread? thread;
+
+    public VerificationEngine(IVerifierModelRunner runner, IBatchScheduler scheduler, VerifierOptions options, IVerdictSink sink, ILogger logger, VerifierMetrics? metrics = null)
+    {
+        this.runner = runner; this.scheduler = scheduler; this.options = options; this.sink = sink; this.logger = logger;
+        this.metrics = metrics ?? new VerifierMetrics();
+        this.metrics.ObserveKvBytes(() => runner.KvCache.UsedBytes);
+        Load = new LoadController(options.TargetP99Ms);
+    }
+
+    public VerifierModelInfo ModelInfo => runner.Info;
+    public LoadController Load { get; }
+    public KvCacheManager KvCache => runner.KvCache;
+    public EngineStats Stats { get; } = new();
+
+    public VerifierLoad CurrentLoad => new(scheduler.NumWaiting, Load.P99Ms, Load.MeanStepMs, runner.KvCache.UsedBytes, Load.LoadFactor);
+
+    /// <summary>Queues a request (any thread). A <paramref name="setup"/> (re)initialises the session.</summary>
+    public EnqueueStatus Enqueue(VerifyRequest request, SessionSetup? setup)
+    {
+        lock (gate)
+        {
+            if (setup is not null)
+            {
+                scheduler.RemoveSession(request.SessionId);
+                sessions[request.SessionId] = new EngineSession(request.SessionId, setup.History, setup.Epoch, setup.Temperature, setup.Seed, setup.LatencyTargetMs)
+                {
+                    NeedsKvReset = true,
+                };
+            }
+            if (!sessions.TryGetValue(request.SessionId, out var session)) return EnqueueStatus.NeedsHistory;
+            if (request.Epoch != session.Epoch || request.StartPosition != session.QueuedEnd) return EnqueueStatus.Stale;
+            if (!scheduler.TryAdd(new EngineRequest(request, Stopwatch.GetTimestamp(), session.LatencyTargetMs))) return EnqueueStatus.Overloaded;
+            session.QueuedEnd = request.StartPosition + request.NumTokens;
+        }
+        signal.Release();
+        return EnqueueStatus.Queued;
+    }
+
+    /// <summary>Forgets a session (any thread); its KV cache is freed on the engine thread.</summary>
+    public void Release(string sessionId)
+    {
+        lock (gate)
+        {
+            scheduler.RemoveSession(sessionId);
+            if (sessions.Remove(sessionId)) pendingReleases.Add(sessionId);
+        }
+        signal.Release();
+    }
+
+    private readonly List<string> pendingReleases = [];
+
+    /// <summary>Starts the engine loop on a dedicated thread (compute must not block the grain scheduler).</summary>
+    public void Start()
+    {
+        thread = new Thread(Loop) { IsBackground = true, Name = "synera-verifier-engine" };
+        thread.Start();
+    }
+
+    private void Loop()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                if (Step() == 0)
+                {
+                    Load.Update(0);
+                    signal.Wait(50, stopping.Token);
+                }
+            }
+            catch (OperationCanceledException) { break; }
+            catch (Exception e) { logger.LogError(e, "Verifier engine step failed"); }
+        }
+    }
+
+    /// <summary>Runs one engine step; returns the number of requests it served. Engine thread (or a test) only.</summary>
+    public int Step()
+    {
+        var work = new List<(EngineRequest request, EngineSession session, RunnerInput input)>();
+        var verdicts = new List<(EngineSession? session, Verdict verdict)>();
+        SchedulerOutput output;
+        lock (gate)
+        {
+            foreach (var id in pendingReleases) { runner.KvCache.Release(id); everCached.Remove(id); }
+            pendingReleases.Clear();
+            output = scheduler.Schedule(Stopwatch.GetTimestamp(), CostOf);
+            foreach (var request in output.Requests)
+            {
+                if (!sessions.TryGetValue(request.SessionId, out var session)) continue;
+                if (!IsCurrent(request, session)) { verdicts.Add((session, Stale(request, session))); continue; }
+                work.Add((request, session, BuildInput(request, session)));
+            }
+        }
+        if (work.Count > 0) RunBatch(work, verdicts);
+        foreach (var (session, verdict) in verdicts) Deliver(session, verdict);
+        return output.Requests.Count;
+    }
+
+    private static bool IsCurrent(EngineRequest r, EngineSession s) =>
+        r.Request.Epoch == s.Epoch && (r.IsContinuation || r.Request.StartPosition == s.Tokens.Count);
+
+    private int CostOf(EngineRequest r)
+    {
+        var s = sessions.GetValueOrDefault(r.SessionId);
+        if (s is null) return r.Request.NumTokens;
+        var cached = s.NeedsKvReset ? 0 : Math.Min(runner.KvCache.CachedLength(r.SessionId), s.Tokens.Count - 1);
+        return s.Tokens.Count - cached + r.Request.NumTokens;
+    }
+
+    /// <summary>Input = the session's committed tokens not yet cached (at least its last one) + context + drafts.</summary>
+    private RunnerInput BuildInput(EngineRequest request, EngineSession session)
+    {
+        var id = session.SessionId;
+        if (session.NeedsKvReset) { runner.KvCache.Release(id); session.NeedsKvReset = false; }
+        int cached = Math.Min(runner.KvCache.CachedLength(id), session.Tokens.Count - 1);
+        runner.KvCache.Truncate(id, cached);
+        if (cached == 0 && session.Tokens.Count > 1 && !everCached.Add(id))
+        {
+            metrics.ReprefillTokens.Add(session.Tokens.Count - 1);
+            Stats.ReprefillTokens += session.Tokens.Count - 1;
+        }
+        var r = request.Request;
+        var input = new int[session.Tokens.Count - cached + r.NumTokens];
+        session.Tokens.CopyTo(cached, input, 0, session.Tokens.Count - cached);
+        r.ContextTokenIds.CopyTo(input, session.Tokens.Count - cached);
+        r.DraftTokenIds.CopyTo(input, session.Tokens.Count - cached + r.ContextTokenIds.Length);
+        // Logits of the last committed token predict the first draft (or the first context token, unused).
+        var logitsFrom = session.Tokens.Count - 1 - cached + r.ContextTokenIds.Length;
+        return new RunnerInput(id, input, cached, logitsFrom);
+    }
+
+    private void RunBatch(List<(EngineRequest request, EngineSession session, RunnerInput input)> work, List<(EngineSession?, Verdict)> verdicts)
+    {
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<RunnerOutput> outputs;
+        try
+        {
+            outputs = runner.Execute(work.Select(w => w.input).ToList());
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Batched forward of {Count} requests failed", work.Count);
+            lock (gate)
+                foreach (var (request, session, _) in work)
+                {
+                    runner.KvCache.Release(session.SessionId);
+                    verdicts.Add((session, Make(request, session, VerdictKind.Failed, 0, -1, -1, e.Message)));
+                }
+            return;
+        }
+        var computeMs = clock.Elapsed.TotalMilliseconds;
+        int numTokens = work.Sum(w => w.input.InputIds.Length);
+        metrics.ComputeTime.Add(computeMs);
+        metrics.BatchSize.Record(work.Count);
+        metrics.TokensPerStep.Record(numTokens);
+        Stats.RecordStep(computeMs, work.Count, numTokens);
+        lock (gate)
+        {
+            for (int i = 0; i < work.Count; i++) Commit(work[i].request, work[i].session, outputs[i], verdicts);
+            runner.KvCache.EvictToBudget(work.Select(w => w.session.SessionId).ToHashSet());
+        }
+        metrics.StepTime.Record(clock.Elapsed.TotalMilliseconds);
+        Load.Update(clock.Elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>Judges the drafts, extends the committed tokens, rolls the KV cache back to them.</summary>
+    private void Commit(EngineRequest request, EngineSession session, RunnerOutput rows, List<(EngineSession?, Verdict)> verdicts)
+    {
+        var r = request.Request;
+        var judgement = AcceptanceRule.Judge(rows, r.DraftTokenIds, r.DraftProbs, session.Temperature, session.Random);
+        session.Tokens.AddRange(r.ContextTokenIds);
+        session.Tokens.AddRange(r.DraftTokenIds.AsSpan(0, judgement.NumAccepted));
+        metrics.DraftedTokens.Add(r.DraftTokenIds.Length);
+        metrics.AcceptedTokens.Add(judgement.NumAccepted);
+        Stats.DraftedTokens += r.DraftTokenIds.Length;
+        Stats.AcceptedTokens += judgement.NumAccepted;
+
+        if (request.RemainingNewTokens > 0)
+        {
+            GenerateOne(request, session, judgement.NextTokenId, verdicts);
+        }
+        else
+        {
+            if (judgement.CorrectionTokenId >= 0)
+            {
+                session.Tokens.Add(judgement.CorrectionTokenId);
+                session.Epoch++;                        // every span queued after this one was built on the rejected draft
+                session.QueuedEnd = session.Tokens.Count;
+            }
+            verdicts.Add((session, Make(request, session, VerdictKind.Verified, judgement.NumAccepted, judgement.CorrectionTokenId, judgement.NextTokenId)));
+        }
+        runner.KvCache.Truncate(session.SessionId, session.Tokens.Count - 1);
+        var latency = Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds;
+        metrics.VerifyLatency.Record(latency);
+        Load.RecordLatency(latency);
+    }
+
+    /// <summary>One step of cloud-side generation (<c>llm</c> mode): commit the LLM's token and queue the next step.</summary>
+    private void GenerateOne(EngineRequest request, EngineSession session, int token, List<(EngineSession?, Verdict)> verdicts)
+    {
+        bool end = token == runner.EosTokenId || session.Tokens.Count + 1 >= runner.Info.MaxSequenceLength;
+        if (token != runner.EosTokenId)
+        {
+            session.Tokens.Add(token);
+            verdicts.Add((session, Make(request, session, VerdictKind.Generated, 0, -1, token)));
+        }
+        session.QueuedEnd = session.Tokens.Count;
+        var remaining = request.RemainingNewTokens - 1;
+        if (end || remaining <= 0)
+        {
+            verdicts.Add((session, Make(request, session, VerdictKind.GenerationEnded, 0, -1, -1)));
+            return;
+        }
+        var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [] };
+        scheduler.TryAdd(new EngineRequest(next, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { IsContinuation = true, RemainingNewTokens = remaining }, force: true);
+    }
+
+    private Verdict Stale(EngineRequest request, EngineSession session) =>
+        Make(request, session, VerdictKind.Stale, 0, -1, -1, $"request drafted in epoch {request.Request.Epoch} at {request.Request.StartPosition}; session is in epoch {session.Epoch} at {session.Tokens.Count}");
+
+    private static Verdict Make(EngineRequest request, EngineSession session, VerdictKind kind, int accepted, int correction, int next, string? message = null) =>
+        new(request.SessionId, request.Request.Seq, session.Epoch, kind, request.Request.StartPosition, accepted, correction, next,
+            session.Tokens.Count, Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds, message);
+
+    /// <summary>Hands verdicts to the sink, in order per session.</summary>
+    private void Deliver(EngineSession? session, Verdict verdict)
+    {
+        Task Send() => sink.DeliverAsync(verdict).ContinueWith(t =>
+        {
+            if (t.Exception is not null) logger.LogWarning(t.Exception, "Delivering verdict {Seq} of {Session} failed", verdict.Seq, verdict.SessionId);
+        }, TaskScheduler.Default);
+        if (session is null) { _ = Send(); return; }
+        lock (gate) session.LastDelivery = session.LastDelivery.ContinueWith(_ => Send(), TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>The session's committed tokens as the engine sees them (tests).</summary>
+    public int[]? CommittedTokens(string sessionId)
+    {
+        lock (gate) return sessions.TryGetValue(sessionId, out var s) ? [.. s.Tokens] : null;
+    }
+
+    public void Dispose()
+    {
+        stopping.Cancel();
+        thread?.Join(TimeSpan.FromSeconds(10));
+        runner.Dispose();
+        metrics.Dispose();
+    }
+}
+
+/// <summary>Running totals of the engine, for the benchmark and the cloud-cost metric.</summary>
+public sealed class EngineStats
+{
+    public long NumSteps;
+    public long NumRequests;
+    public long ProcessedTokens;
+    public double ComputeMs;
+    public long DraftedTokens;
+    public long AcceptedTokens;
+    public long ReprefillTokens;
+
+    public void RecordStep(double ms, int requests, int tokens)
+    {
+        NumSteps++;
+        NumRequests += requests;
+        ProcessedTokens += tokens;
+        ComputeMs += ms;
+    }
+}

@@ -1,0 +1,13 @@
+using System.Text.Json.Serialization;
+
+namespace Synera.Models.Data;
+
+/// <summary>One prompt with its exact ground-truth answer.</summary>
+public sealed record TaskExample(
+    [property: JsonPropertyName("task")] string Task,
+    [property: JsonPropertyName("prompt")] string Prompt,
+    [property: JsonPropertyName("answer")] string Answer)
+{
+    /// <summary>The chat-turn text a model sees before it answers.</summary>
+    public static string FormatPrompt(string prompt) => $"user: {prompt}\nassistant: ";
+}

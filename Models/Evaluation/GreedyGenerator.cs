@@ -1,0 +1,32 @@
+using static TorchSharp.torch;
+
+namespace Synera.Models.Evaluation;
+
+/// <summary>Plain greedy generation with a KV cache in TorchSharp: prefill the prompt, then one token per step.</summary>
+public sealed class GreedyGenerator(Transformer model)
+{
+    /// <summary>Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="promptIds"/>, stopping at EOS.</summary>
+    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, int eosId)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var device = model.parameters().First().device;
+        var output = new List<int>();
+        var ids = tensor(promptIds.Select(i => (long)i).ToArray(), [1, promptIds.Count], device: device);
+        var result = model.Forward(ids);
+        int position = promptIds.Count;
+        var maxLength = model.Config.MaxPositions;
+        while (output.Count < maxNewTokens && position < maxLength)
+        {
+            int next = (int)result.Logits[0, -1].argmax().item<long>();
+            if (next == eosId) break;
+            output.Add(next);
+            var input = tensor(new long[] { next }, [1, 1], device: device);
+            var pos = tensor(new long[] { position }, [1, 1], device: device);
+            var mask = AttentionMasks.Causal(1, position, device);
+            result = model.Forward(input, pos, mask, result.Keys, result.Values);
+            position++;
+        }
+        return output;
+    }
+}

@@ -1,0 +1,246 @@
+// A Llama-style decoder in TorchSharp: RMSNorm, rotary embeddings, SwiGLU and grouped-query attention,
+// with a KV cache. Mirrors nanoGPT's model.py in layout (bottom-up classes, shapes in comments) and
+// Hugging Face's LlamaForCausalLM in parameter names, so HF safetensors load by name.
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Synera.Models;
+
+/// <summary>RMSNorm: x / sqrt(mean(x^2) + eps) * weight (no mean subtraction, no bias).</summary>
+public sealed class RmsNorm : Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double eps;
+
+    public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
+    {
+        this.eps = eps;
+        weight = Parameter(ones(dim));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var normed = x * rsqrt(x.pow(2).mean([-1L], keepdim: true) + eps);
+        return (normed * weight).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Multi-head attention with grouped-query K/V heads and rotary position embeddings.</summary>
+public sealed class Attention : Module
+{
+    private readonly Linear q_proj, k_proj, v_proj, o_proj;
+    private readonly int numHeads, numKvHeads, headDim;
+
+    public Attention(TransformerConfig c) : base(nameof(Attention))
+    {
+        numHeads = c.NumHeads; numKvHeads = c.NumKvHeads; headDim = c.HeadDim;
+        q_proj = Linear(c.HiddenSize, c.NumHeads * c.HeadDim, hasBias: c.AttentionBias);
+        k_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias);
+        v_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias);
+        o_proj = Linear(c.NumHeads * c.HeadDim, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// x (B, T, C); cos/sin (B, 1, T, hs); mask (B, 1, T, S) additive; past K/V (B, nkv, P, hs) or null.
+    /// Returns the output (B, T, C) and the present K/V (B, nkv, P + T, hs) for the cache.
+    /// </summary>
+    public (Tensor output, Tensor key, Tensor value) Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, Tensor? pastKey, Tensor? pastValue)
+    {
+        using var scope = NewDisposeScope();
+        long B = x.shape[0], T = x.shape[1];
+        var q = q_proj.forward(x).view(B, T, numHeads, headDim).transpose(1, 2);    // (B, nh, T, hs)
+        var k = k_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
+        var v = v_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
+        q = q * cos + RotateHalf(q) * sin;
+        k = k * cos + RotateHalf(k) * sin;
+        if (pastKey is not null && pastValue is not null)
+        {
+            k = cat([pastKey, k], 2);                                                // (B, nkv, S, hs)
+            v = cat([pastValue, v], 2);
+        }
+        var (kAll, vAll) = (k, v);
+        int rep = numHeads / numKvHeads;
+        if (rep > 1)
+        {
+            // Each K/V head serves `rep` consecutive query heads (HF repeat_kv order).
+            kAll = k.repeat_interleave(rep, dim: 1);
+            vAll = v.repeat_interleave(rep, dim: 1);
+        }
+        var att = q.matmul(kAll.transpose(-2, -1)) * (1.0 / Math.Sqrt(headDim)) + mask;   // (B, nh, T, S)
+        att = functional.softmax(att, -1);
+        var y = att.matmul(vAll).transpose(1, 2).reshape(B, T, numHeads * headDim);    // (B, T, C)
+        var output = o_proj.forward(y);
+        return (output.MoveToOuterDisposeScope(), k.contiguous().MoveToOuterDisposeScope(), v.contiguous().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>(x1, x2) → (−x2, x1) over the two halves of the head dimension (HF rotate_half).</summary>
+    private static Tensor RotateHalf(Tensor x)
+    {
+        var half = x.shape[^1] / 2;
+        return cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
+public sealed class FeedForward : Module<Tensor, Tensor>
+{
+    private readonly Linear gate_proj, up_proj, down_proj;
+
+    public FeedForward(TransformerConfig c) : base(nameof(FeedForward))
+    {
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>One pre-norm decoder block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
+public sealed class DecoderLayer : Module
+{
+    private readonly Attention self_attn;
+    private readonly FeedForward mlp;
+    private readonly RmsNorm input_layernorm, post_attention_layernorm;
+
+    public DecoderLayer(TransformerConfig c) : base(nameof(DecoderLayer))
+    {
+        self_attn = new Attention(c);
+        mlp = new FeedForward(c);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public (Tensor x, Tensor key, Tensor value) Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, Tensor? pastKey, Tensor? pastValue)
+    {
+        using var scope = NewDisposeScope();
+        var (a, k, v) = self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, pastKey, pastValue);
+        x = x + a;
+        x = x + mlp.forward(post_attention_layernorm.forward(x));
+        return (x.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+}
+
+/// <summary>The decoder trunk (HF <c>model.*</c>): token embeddings, blocks, final norm.</summary>
+public sealed class DecoderTrunk : Module
+{
+    internal readonly Embedding embed_tokens;
+    internal readonly ModuleList<DecoderLayer> layers;
+    internal readonly RmsNorm norm;
+
+    public DecoderTrunk(TransformerConfig c) : base("model")
+    {
+        embed_tokens = Embedding(c.VocabSize, c.HiddenSize);
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumLayers).Select(_ => new DecoderLayer(c)).ToArray());
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
+    }
+}
+
+/// <summary>The output of one forward pass: logits and the present K/V of every layer.</summary>
+public sealed class ForwardResult : IDisposable
+{
+    public required Tensor Logits { get; init; }      // (B, T, V)
+    public required Tensor[] Keys { get; init; }      // per layer (B, nkv, P + T, hs)
+    public required Tensor[] Values { get; init; }
+
+    public void Dispose()
+    {
+        Logits.Dispose();
+        foreach (var t in Keys) t.Dispose();
+        foreach (var t in Values) t.Dispose();
+    }
+}
+
+/// <summary>
+/// The causal LM: <c>model</c> (trunk) + <c>lm_head</c> (absent when embeddings are tied).
+/// All sequences in a batch may have their own positions, past length and padding; the caller states
+/// them through <c>positions</c> and the additive <c>mask</c> (see <see cref="AttentionMasks"/>).
+/// </summary>
+public sealed class Transformer : Module
+{
+    private readonly DecoderTrunk model;
+    private readonly Linear? lm_head;
+    private readonly double[] invFreq;
+
+    public TransformerConfig Config { get; }
+
+    public Transformer(TransformerConfig config, int seed = 0) : base("Transformer")
+    {
+        config.Validate();
+        Config = config;
+        manual_seed(seed);
+        model = new DecoderTrunk(config);
+        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        invFreq = Enumerable.Range(0, config.HeadDim / 2)
+            .Select(i => 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / config.HeadDim)).ToArray();
+        RegisterComponents();
+        InitWeights();
+    }
+
+    /// <summary>GPT-2 style init: N(0, 0.02), residual projections scaled by 1/sqrt(2 * layers).</summary>
+    private void InitWeights()
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight")) continue;
+            if (name.EndsWith(".bias")) { p.zero_(); continue; }
+            var std = name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") ? 0.02 / Math.Sqrt(2 * Config.NumLayers) : 0.02;
+            init.normal_(p, 0, std);
+        }
+    }
+
+    /// <summary>Forward over a padded batch. inputIds/positions (B, T) int64; mask (B, 1, T, P + T) additive
+    /// float; pastKeys/pastValues per layer (B, nkv, P, hs) or null.</summary>
+    public ForwardResult Forward(Tensor inputIds, Tensor positions, Tensor mask, Tensor[]? pastKeys = null, Tensor[]? pastValues = null)
+    {
+        using var scope = NewDisposeScope();
+        var (cos, sin) = Rotary(positions);
+        var x = model.embed_tokens.forward(inputIds);                   // (B, T, C)
+        var keys = new Tensor[Config.NumLayers];
+        var values = new Tensor[Config.NumLayers];
+        for (int i = 0; i < Config.NumLayers; i++)
+        {
+            (x, keys[i], values[i]) = model.layers[i].Forward(x, cos, sin, mask, pastKeys?[i], pastValues?[i]);
+        }
+        x = model.norm.forward(x);
+        var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (B, T, V)
+        foreach (var t in keys) t.MoveToOuterDisposeScope();
+        foreach (var t in values) t.MoveToOuterDisposeScope();
+        return new ForwardResult { Logits = logits.MoveToOuterDisposeScope(), Keys = keys, Values = values };
+    }
+
+    /// <summary>Causal forward over whole sequences from position 0 (training, prefill).</summary>
+    public ForwardResult Forward(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        long B = inputIds.shape[0], T = inputIds.shape[1];
+        var positions = arange(T, dtype: int64, device: inputIds.device).unsqueeze(0).expand(B, T);
+        var mask = AttentionMasks.Causal(T, 0, inputIds.device);
+        var result = Forward(inputIds, positions, mask);
+        result.Logits.MoveToOuterDisposeScope();
+        foreach (var t in result.Keys.Concat(result.Values)) t.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>cos/sin tables (B, 1, T, hs) for the given positions: angle = pos * theta^(-2i/hs), halves repeated.</summary>
+    private (Tensor cos, Tensor sin) Rotary(Tensor positions)
+    {
+        var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: positions.device);       // (hs/2)
+        var angles = positions.to_type(float32).unsqueeze(-1) * inv;                                 // (B, T, hs/2)
+        var emb = cat([angles, angles], -1).unsqueeze(1);                                            // (B, 1, T, hs)
+        return (emb.cos(), emb.sin());
+    }
+}

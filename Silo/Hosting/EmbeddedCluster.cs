@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Synera.DeviceClient.Hosting;
+using Synera.Grains.Hosting;
+using Synera.Grains.Options;
+
+namespace Synera.Silo.Hosting;
+
+/// <summary>
+/// The embedded default: one verifier silo in this process on free localhost ports, and a real Orleans
+/// client host connected through that silo's gateway (TCP), exactly as a device would connect.
+/// </summary>
+public sealed class EmbeddedCluster : IAsyncDisposable
+{
+    private readonly IHost silo;
+    private readonly IHost client;
+
+    private EmbeddedCluster(IHost silo, IHost client) { this.silo = silo; this.client = client; }
+
+    public IClusterClient Client => client.Services.GetRequiredService<IClusterClient>();
+    public IServiceProvider SiloServices => silo.Services;
+
+    public static async Task<EmbeddedCluster> StartAsync(Action<VerifierOptions> configureVerifier, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellation = default)
+    {
+        int siloPort = FreePort(), gatewayPort = FreePort();
+        var config = new Dictionary<string, string?>
+        {
+            ["Synera:Role"] = "verifier",
+            ["Synera:Cluster:Mode"] = "localhost",
+            ["Synera:Cluster:SiloPort"] = siloPort.ToString(),
+            ["Synera:Cluster:GatewayPort"] = gatewayPort.ToString(),
+            ["Synera:Cluster:ClusterId"] = $"embedded-{siloPort}",
+        };
+        var siloBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        siloBuilder.Configuration.AddInMemoryCollection(config);
+        siloBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
+        siloBuilder.UseOrleans(s => s.UseSyneraClustering(siloBuilder.Configuration).AddSynera(siloBuilder.Configuration, configureVerifier));
+        var siloHost = siloBuilder.Build();
+        await siloHost.StartAsync(cancellation);
+
+        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        clientBuilder.Configuration.AddInMemoryCollection(config);
+        clientBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
+        clientBuilder.UseOrleansClient(c => c.UseSyneraClustering(clientBuilder.Configuration).AddSyneraClient());
+        var clientHost = clientBuilder.Build();
+        await clientHost.StartAsync(cancellation);
+        return new EmbeddedCluster(siloHost, clientHost);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await client.StopAsync();
+        client.Dispose();
+        await silo.StopAsync();
+        silo.Dispose();
+    }
+}

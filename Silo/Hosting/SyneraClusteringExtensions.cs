@@ -1,0 +1,55 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Synera.Abstractions;
+
+namespace Synera.Silo.Hosting;
+
+/// <summary>
+/// Clustering and grain storage from configuration (section <c>Synera:Cluster</c>):
+/// <c>Mode</c> = localhost (one machine, development) or redis (real membership, <c>Redis</c> = connection string);
+/// <c>SiloPort</c>, <c>GatewayPort</c>, <c>PrimarySiloPort</c> (localhost), <c>ClusterId</c>.
+/// Session state goes to Redis in redis mode, to memory otherwise.
+/// </summary>
+public static class SyneraClusteringExtensions
+{
+    public static ISiloBuilder UseSyneraClustering(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var section = configuration.GetSection("Synera:Cluster");
+        var mode = section["Mode"] ?? "localhost";
+        int siloPort = section.GetValue("SiloPort", 11111), gatewayPort = section.GetValue("GatewayPort", 30000);
+        var clusterId = section["ClusterId"] ?? "synera";
+        silo.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; });
+        switch (mode)
+        {
+            case "localhost":
+                var primary = section.GetValue("PrimarySiloPort", siloPort);
+                silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, primary), "synera", clusterId);
+                silo.AddMemoryGrainStorage(SyneraNames.SessionStorage);
+                break;
+            case "redis":
+                var redis = section["Redis"] ?? throw new InvalidOperationException("Synera:Cluster:Redis (connection string) is required in redis mode");
+                silo.UseRedisClustering(redis);
+                silo.AddRedisGrainStorage(SyneraNames.SessionStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+                silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
+                break;
+            default:
+                throw new InvalidOperationException($"Synera:Cluster:Mode '{mode}' is not localhost or redis");
+        }
+        return silo;
+    }
+
+    public static IClientBuilder UseSyneraClustering(this IClientBuilder client, IConfiguration configuration)
+    {
+        var section = configuration.GetSection("Synera:Cluster");
+        var mode = section["Mode"] ?? "localhost";
+        var clusterId = section["ClusterId"] ?? "synera";
+        client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; });
+        if (mode == "redis")
+            client.UseRedisClustering(section["Redis"] ?? throw new InvalidOperationException("Synera:Cluster:Redis is required in redis mode"));
+        else
+            client.UseLocalhostClustering(section.GetValue("GatewayPort", 30000), "synera", clusterId);
+        return client;
+    }
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Synera.DeviceClient.Drafting;
+using Synera.DeviceClient.Generation;
+using Synera.DeviceClient.Link;
+using Synera.Silo.Hosting;
+using Synera.Tokenizer;
+
+namespace Synera.Cli.Commands;
+
+/// <summary>
+/// <c>synera generate "&lt;prompt&gt;" [--mode synera|slm|llm|spec|route] [--budget 0.1] [--rtt 0]</c>: starts the embedded
+/// default (an in-process verifier silo with the shipped target model, and an Orleans client through its
+/// gateway), drafts with the shipped ONNX draft model, streams the committed text and prints a stats line.
+/// </summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var prompt = new Argument<string>("prompt") { Description = "what to ask" };
+        var mode = new Option<GenerationMode>("--mode") { Description = "slm, llm, spec, route or synera", DefaultValueFactory = _ => GenerationMode.Synera };
+        var budget = new Option<double>("--budget") { Description = "offload budget: fraction of tokens sent for verification", DefaultValueFactory = _ => 0.1 };
+        var rtt = new Option<double>("--rtt") { Description = "emulated round-trip time (ms)" };
+        var bandwidth = new Option<double>("--bandwidth") { Description = "emulated link bandwidth (bit/s, 0 = unlimited)" };
+        var deviceMs = new Option<double>("--device-ms") { Description = "pace the SLM to this many ms per token (phone-like: 30)" };
+        var maxTokens = new Option<int>("--max-tokens") { DefaultValueFactory = _ => 96 };
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy" };
+        var draft = new Option<string?>("--draft") { Description = "draft model folder (default: models/draft)" };
+        var target = new Option<string?>("--target") { Description = "target model folder (default: models/target)" };
+        var command = new Command("generate", "Generate an answer on the embedded default cluster")
+        {
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var draftDir = parse.GetValue(draft) ?? RepoPaths.DraftModel;
+            var targetDir = parse.GetValue(target) ?? RepoPaths.TargetModel;
+            var options = new GenerationOptions
+            {
+                Mode = parse.GetValue(mode),
+                Budget = parse.GetValue(budget),
+                MaxNewTokens = parse.GetValue(maxTokens),
+                Temperature = parse.GetValue(temperature),
+                Link = new LinkOptions(parse.GetValue(rtt), parse.GetValue(bandwidth), parse.GetValue(deviceMs)),
+            };
+            var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
+            using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
+            await using var cluster = await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation);
+            using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer);
+            var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);
+            Console.WriteLine();
+            var s = result.Stats;
+            AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
+                $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
+                $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
+            return 0;
+        });
+        return command;
+    }
+}

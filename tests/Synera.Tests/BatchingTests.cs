@@ -1,0 +1,107 @@
+using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
+using Synera.Grains.Verification;
+using Synera.Models;
+using static TorchSharp.torch;
+
+namespace Synera.Tests;
+
+/// <summary>Continuous batching must not change results: batched = alone, evicted = warm.</summary>
+public class BatchingTests
+{
+    private static int[] Prompt(string text) => [TestModels.Tokenizer.BosId, .. TestModels.Tokenizer.Encode(text)];
+
+    [Fact]
+    public void BatchOfDifferentLengthsGivesTheSameLogitsAsEachAlone()
+    {
+        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
+        using var batched = new TorchModelRunner(model, CPU, new KvCacheManager(1L << 30), "t", 64);
+        var sequences = new[] { Prompt("user: What is 1+2?"), Prompt("Sort 3 1."), Prompt("user: Tell me about Ana's red cat.\nassistant: Ana's") };
+        var spans = new[] { TestModels.Tokenizer.Encode("abc"), TestModels.Tokenizer.Encode("x"), TestModels.Tokenizer.Encode("hello w") };
+        // Give each session a cached prefix of a different length first (one at a time), then batch the spans.
+        for (int i = 0; i < sequences.Length; i++) batched.Execute([new RunnerInput($"s{i}", sequences[i], 0, 0)]);
+        var outputs = batched.Execute(sequences.Select((s, i) => new RunnerInput($"s{i}", spans[i], s.Length, 0)).ToList());
+        for (int i = 0; i < sequences.Length; i++)
+        {
+            using var _ = no_grad();
+            int[] all = [.. sequences[i], .. spans[i]];
+            using var alone = model.Forward(tensor(all.Select(x => (long)x).ToArray(), [1, all.Length]));
+            var expected = alone.Logits[0].narrow(0, sequences[i].Length, spans[i].Length).contiguous().data<float>().ToArray();
+            Assert.Equal(expected.Length, outputs[i].Logits.Length);
+            var maxDiff = expected.Zip(outputs[i].Logits, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(maxDiff <= 1e-4, $"sequence {i}: max diff {maxDiff}");
+            Assert.Equal(all.Length, batched.KvCache.CachedLength($"s{i}"));
+        }
+    }
+
+    [Fact]
+    public void SessionsVerifiedInOneBatchGetTheSameVerdictsAsVerifiedAlone()
+    {
+        var prompts = Enumerable.Range(0, 6).Select(i => Prompt($"user: What is {i}{i}+{i}?\nassistant: ")).ToArray();
+        var drafts = Enumerable.Range(0, 6).Select(i => TestModels.Tokenizer.Encode(new string((char)('1' + i), i + 1))).ToArray();
+        List<Verdict> Run(bool together)
+        {
+            using var h = new EngineHarness(TestModels.TinyTarget);
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                var r = new VerifyRequest($"s{i}", 0, 0, prompts[i].Length, [], drafts[i], drafts[i].Select(_ => 0.5f).ToArray());
+                Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(r, EngineHarness.Setup(prompts[i])));
+                if (!together) h.RunUntilIdle();
+            }
+            h.RunUntilIdle();
+            Assert.Equal(together ? 1 : prompts.Length, (int)h.Engine.Stats.NumSteps);
+            lock (h.Verdicts) return h.Verdicts.OrderBy(v => v.SessionId).ToList();
+        }
+        var alone = Run(false);
+        var batched = Run(true);
+        Assert.Equal(prompts.Length, batched.Count);
+        Assert.Equal(alone.Select(v => (v.SessionId, v.NumAccepted, v.CorrectionTokenId, v.NextTokenId, v.CommittedLength)),
+                     batched.Select(v => (v.SessionId, v.NumAccepted, v.CorrectionTokenId, v.NextTokenId, v.CommittedLength)));
+    }
+
+    [Fact]
+    public void AfterEvictionReprefillGivesTheSameVerdicts()
+    {
+        var prompt = Prompt("user: Reverse abcde.\nassistant: ");
+        List<Verdict> Run(bool evict)
+        {
+            using var h = new EngineHarness(TestModels.TinyTarget);
+            int start = prompt.Length, epoch = 0;
+            for (int seq = 0; seq < 5; seq++)
+            {
+                var draft = TestModels.Tokenizer.Encode("edc");
+                var status = h.Engine.Enqueue(new VerifyRequest("s", seq, epoch, start, [], draft, [0.9f, 0.9f, 0.9f]), seq == 0 ? EngineHarness.Setup(prompt) : null);
+                Assert.Equal(EnqueueStatus.Queued, status);
+                h.RunUntilIdle();
+                var v = h.Verdicts[^1];
+                start = v.CommittedLength; epoch = v.Epoch;
+                if (evict) h.Runner.KvCache.Evict("s");
+            }
+            if (evict) Assert.True(h.Engine.Stats.ReprefillTokens > 0);
+            return h.Verdicts;
+        }
+        var warm = Run(false);
+        var evicted = Run(true);
+        Assert.Equal(warm.Select(v => (v.NumAccepted, v.CorrectionTokenId, v.CommittedLength)), evicted.Select(v => (v.NumAccepted, v.CorrectionTokenId, v.CommittedLength)));
+    }
+
+    [Fact]
+    public void GreedyVerdictsReproduceTheModelsGreedyChoice()
+    {
+        var prompt = Prompt("user: What is 2+2?\nassistant: ");
+        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
+        int greedy;
+        using (no_grad())
+        using (var r = model.Forward(tensor(prompt.Select(x => (long)x).ToArray(), [1, prompt.Length])))
+            greedy = (int)r.Logits[0, -1].argmax().item<long>();
+        using var h = new EngineHarness(TestModels.TinyTarget);
+        int wrong = (greedy + 1) % TestModels.Tokenizer.VocabSize;
+        h.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], [wrong, 5], [0.5f, 0.5f]), EngineHarness.Setup(prompt));
+        h.RunUntilIdle();
+        var v = Assert.Single(h.Verdicts);
+        Assert.Equal((0, greedy, 1), (v.NumAccepted, v.CorrectionTokenId, v.Epoch));
+        Assert.Equal(prompt.Length + 1, v.CommittedLength);
+        // A request drafted before that rejection is stale now.
+        Assert.Equal(EnqueueStatus.Stale, h.Engine.Enqueue(new VerifyRequest("s", 1, 0, prompt.Length + 2, [], [5], [0.5f]), null));
+    }
+}

@@ -1,0 +1,100 @@
+using Synera.Models;
+using static TorchSharp.torch;
+
+namespace Synera.Tests;
+
+/// <summary>Loading HF-layout checkpoints (config.json + model.safetensors + tokenizer.json) that the tests write themselves.</summary>
+public class CheckpointLoaderTests
+{
+    private static string WriteCheckpoint(TransformerConfig config, Action<List<NamedTensor>>? edit = null, string? modelType = null)
+    {
+        var dir = TestModels.TempDir("ckpt");
+        using var model = new Transformer(config, seed: 7);
+        var tensors = ModelCheckpoint.ExportTensors(model).ToList();
+        edit?.Invoke(tensors);
+        (config with { ModelType = modelType ?? config.ModelType }).Save(Path.Combine(dir, "config.json"));
+        SafetensorsFile.Write(Path.Combine(dir, "model.safetensors"), tensors, float16: false);
+        TestModels.Tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        return dir;
+    }
+
+    private static float[] Logits(Transformer model, long[] ids)
+    {
+        using var _ = no_grad();
+        using var r = model.Forward(tensor(ids, [1, ids.Length]));
+        return r.Logits.data<float>().ToArray();
+    }
+
+    [Theory]
+    [InlineData(false, false)]   // Llama, untied, GQA
+    [InlineData(true, false)]    // tied embeddings (no lm_head.weight stored)
+    [InlineData(false, true)]    // Qwen2-style q/k/v biases
+    public void LoadedModelComputesTheSameLogitsAsTheSavedOne(bool tied, bool bias)
+    {
+        var config = TestModels.TargetConfig with { TieWordEmbeddings = tied, AttentionBias = bias, ModelType = bias ? "qwen2" : "llama" };
+        var dir = WriteCheckpoint(config);
+        using var original = new Transformer(config, seed: 7);
+        var (loaded, tokenizer) = ModelCheckpoint.Load(dir);
+        using (loaded)
+        {
+            Assert.Equal(config, loaded.Config);
+            long[] ids = [1, 20, 30, 40, 50];
+            var expected = Logits(original, ids);
+            var actual = Logits(loaded, ids);
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 5);
+            Assert.Equal(TestModels.Tokenizer.VocabSize, tokenizer.VocabSize);
+        }
+    }
+
+    [Fact]
+    public void Float16WeightsLoadWithinHalfPrecision()
+    {
+        var dir = TestModels.TempDir("ckpt16");
+        using var model = new Transformer(TestModels.TargetConfig, seed: 3);
+        ModelCheckpoint.Save(model, TestModels.Tokenizer, dir, float16: true);
+        var stored = SafetensorsFile.Read(Path.Combine(dir, "model.safetensors"));
+        var original = ModelCheckpoint.ExportTensors(model).ToDictionary(t => t.Name);
+        foreach (var (name, t) in stored)
+            for (int i = 0; i < t.Data.Length; i += 97) Assert.Equal(original[name].Data[i], t.Data[i], 2);
+    }
+
+    [Fact]
+    public void MissingTensorIsNamed()
+    {
+        var dir = WriteCheckpoint(TestModels.TargetConfig, ts => ts.RemoveAll(t => t.Name == "model.layers.1.mlp.up_proj.weight"));
+        var e = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(dir));
+        Assert.Contains("model.layers.1.mlp.up_proj.weight", e.Message);
+    }
+
+    [Fact]
+    public void ShapeMismatchIsNamed()
+    {
+        var dir = WriteCheckpoint(TestModels.TargetConfig, ts =>
+        {
+            var i = ts.FindIndex(t => t.Name == "model.layers.0.self_attn.k_proj.weight");
+            ts[i] = ts[i] with { Shape = [ts[i].Shape[1], ts[i].Shape[0]] };
+        });
+        var e = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(dir));
+        Assert.Contains("model.layers.0.self_attn.k_proj.weight", e.Message);
+        Assert.Contains("shape", e.Message);
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsRefused()
+    {
+        var dir = WriteCheckpoint(TestModels.TargetConfig, modelType: "gpt_neox");
+        var e = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(dir));
+        Assert.Contains("gpt_neox", e.Message);
+    }
+
+    [Fact]
+    public void MissingFilesAreNamed()
+    {
+        var dir = WriteCheckpoint(TestModels.TargetConfig);
+        File.Delete(Path.Combine(dir, "model.safetensors"));
+        var e = Assert.Throws<FileNotFoundException>(() => ModelCheckpoint.Load(dir));
+        Assert.Contains("model.safetensors", e.Message);
+        Assert.Throws<DirectoryNotFoundException>(() => ModelCheckpoint.Load(Path.Combine(dir, "nope")));
+    }
+}

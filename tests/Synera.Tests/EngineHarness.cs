@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
+using Synera.Grains.Verification;
+using Synera.Models;
+using static TorchSharp.torch;
+
+namespace Synera.Tests;
+
+/// <summary>A verification engine over a real model, stepped by the test (no thread), collecting verdicts.</summary>
+public sealed class EngineHarness : IDisposable, IVerdictSink
+{
+    public List<Verdict> Verdicts { get; } = [];
+    public VerificationEngine Engine { get; }
+    public TorchModelRunner Runner { get; }
+
+    public EngineHarness(string modelDir, VerifierOptions? options = null)
+    {
+        options ??= new VerifierOptions();
+        var (model, _) = ModelCheckpoint.Load(modelDir);
+        Runner = new TorchModelRunner(model, CPU, new KvCacheManager(options.KvCacheBudgetBytes), "test", options.MaxSpanTokens);
+        Engine = new VerificationEngine(Runner, new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
+    }
+
+    public Task DeliverAsync(Verdict verdict)
+    {
+        lock (Verdicts) Verdicts.Add(verdict);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Steps until no request is waiting; then waits for the chained deliveries.</summary>
+    public void RunUntilIdle()
+    {
+        while (Engine.Step() > 0) { }
+        SpinWait.SpinUntil(() => false, 20);
+    }
+
+    public static SessionSetup Setup(int[] history) => new(history, 0, 0f, 0, 500);
+
+    public void Dispose() => Engine.Dispose();
+}
