@@ -1,0 +1,23 @@
+using Synera.Silo.Hosting;
+
+namespace Synera.Tests;
+
+/// <summary>One embedded cluster (a real verifier silo + a real client through its gateway) shared by a test collection.</summary>
+public class ClusterFixture : IAsyncLifetime
+{
+    public EmbeddedCluster Cluster { get; private set; } = null!;
+    public IClusterClient Client => Cluster.Client;
+
+    /// <summary>Target model the silo serves; the tiny random one unless a subclass says otherwise.</summary>
+    protected virtual string TargetModel => TestModels.TinyTarget;
+
+    public async Task InitializeAsync() => Cluster = await EmbeddedCluster.StartAsync(v => { v.ModelPath = TargetModel; v.MaxSpanTokens = 16; });
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}

@@ -1,0 +1,106 @@
+using System.Threading.Channels;
+using Orleans.Runtime;
+using Orleans.Streams;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+
+namespace Synera.Tests;
+
+/// <summary>The walking skeleton: client → DeviceSessionGrain → VerifierGrain → verdict stream → client, and bad input.</summary>
+[Collection(ClusterCollection.Name)]
+public class RequestPathTests(ClusterFixture fixture)
+{
+    private static readonly int[] Prompt = [1, .. TestModels.Tokenizer.Encode("user: What is 1+1?\nassistant: ")];
+
+    private async Task<(IDeviceSessionGrain grain, Channel<Verdict> verdicts, SessionInfo info)> OpenAsync(string id)
+    {
+        var verdicts = Channel.CreateUnbounded<Verdict>();
+        var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, id));
+        await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
+        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>(id);
+        var info = await grain.OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);
+        return (grain, verdicts, info);
+    }
+
+    private static async Task<Verdict> NextAsync(Channel<Verdict> verdicts)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        return await verdicts.Reader.ReadAsync(timeout.Token);
+    }
+
+    [Fact]
+    public async Task VerifyRequestComesBackAsAVerdictOnTheSessionStream()
+    {
+        var (grain, verdicts, info) = await OpenAsync("path-1");
+        Assert.Equal(TestModels.Tokenizer.VocabSize, info.Model.VocabSize);
+        var drafts = TestModels.Tokenizer.Encode("2");
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-1", 0, info.Epoch, Prompt.Length, [], drafts, [0.6f])));
+        var v = await NextAsync(verdicts);
+        Assert.Equal(VerdictKind.Verified, v.Kind);
+        Assert.Equal(0, v.Seq);
+        Assert.InRange(v.NumAccepted, 0, 1);
+        var snapshot = await grain.GetSnapshotAsync();
+        Assert.Equal(v.CommittedLength, snapshot.CommittedTokenIds.Length);
+        Assert.Equal(Prompt, snapshot.CommittedTokenIds.Take(Prompt.Length));
+    }
+
+    [Fact]
+    public async Task CloudGenerationStreamsTokensThenEnds()
+    {
+        var (grain, verdicts, info) = await OpenAsync("path-llm");
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-llm", 0, info.Epoch, Prompt.Length, [], [], [], MaxNewTokens: 5)));
+        var kinds = new List<VerdictKind>();
+        Verdict v;
+        do { v = await NextAsync(verdicts); kinds.Add(v.Kind); } while (v.Kind != VerdictKind.GenerationEnded);
+        Assert.InRange(kinds.Count(k => k == VerdictKind.Generated), 1, 5);
+        var snapshot = await grain.GetSnapshotAsync();
+        Assert.Equal(Prompt.Length + kinds.Count(k => k == VerdictKind.Generated), snapshot.CommittedTokenIds.Length);
+    }
+
+    [Fact]
+    public async Task UnknownSessionIsAClearError()
+    {
+        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("never-opened");
+        var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.VerifyAsync(new VerifyRequest("never-opened", 0, 0, 3, [], [5], [0.5f])));
+        Assert.Contains("unknown session", e.Message);
+    }
+
+    public static TheoryData<string, Func<VerifyRequest, VerifyRequest>, string> BadRequests() => new()
+    {
+        { "empty", r => r with { DraftTokenIds = [], DraftProbs = [] }, "empty span" },
+        { "oversized", r => r with { DraftTokenIds = Enumerable.Repeat(5, 17).ToArray(), DraftProbs = Enumerable.Repeat(0.5f, 17).ToArray() }, "exceeds the maximum of 16" },
+        { "vocab", r => r with { DraftTokenIds = [5, 100_000] , DraftProbs = [0.5f, 0.5f] }, "outside the vocabulary" },
+        { "negative-id", r => r with { ContextTokenIds = [-1] }, "outside the vocabulary" },
+        { "nan", r => r with { DraftProbs = [float.NaN] }, "not in [0, 1]" },
+        { "negative-prob", r => r with { DraftProbs = [-0.1f] }, "not in [0, 1]" },
+        { "probs-count", r => r with { DraftProbs = [0.5f, 0.5f] }, "draft probabilities" },
+        { "position", r => r with { StartPosition = 3 }, "next position" },
+        { "future-epoch", r => r with { Epoch = 99 }, "ahead of the session" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task MalformedRequestsAreRefusedAndNothingCommittedChanges(string name, Func<VerifyRequest, VerifyRequest> spoil, string expected)
+    {
+        var id = $"bad-{name}";
+        var (grain, verdicts, info) = await OpenAsync(id);
+        var good = new VerifyRequest(id, 0, info.Epoch, Prompt.Length, [], [5], [0.5f]);
+        var before = await grain.GetSnapshotAsync();
+        var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.VerifyAsync(spoil(good)));
+        Assert.Contains(expected, e.Message);
+        Assert.Equal(before.CommittedTokenIds, (await grain.GetSnapshotAsync()).CommittedTokenIds);
+        // The session and the silo still work: the good request goes through.
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(good));
+        Assert.Equal(VerdictKind.Verified, (await NextAsync(verdicts)).Kind);
+    }
+
+    [Fact]
+    public async Task SequenceNumberOutOfOrderIsRefused()
+    {
+        var (grain, verdicts, info) = await OpenAsync("seq");
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("seq", 5, info.Epoch, Prompt.Length, [5], [], [])));
+        await NextAsync(verdicts);
+        var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.VerifyAsync(new VerifyRequest("seq", 5, info.Epoch, Prompt.Length + 1, [5], [], [])));
+        Assert.Contains("out of order", e.Message);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Runtime;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.DeviceClient.Hosting;
+using Synera.Grains.Hosting;
+using Synera.Silo.Hosting;
+
+namespace Synera.Tests;
+
+/// <summary>Two silos, two roles: verifier grains activate only on the verifier silo, even for a client on the frontend's gateway.</summary>
+public class SiloRoleTests
+{
+    private static IHost Silo(string role, int siloPort, int gatewayPort, int primaryPort, string clusterId)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Synera:Role"] = role,
+            ["Synera:Cluster:SiloPort"] = siloPort.ToString(),
+            ["Synera:Cluster:GatewayPort"] = gatewayPort.ToString(),
+            ["Synera:Cluster:PrimarySiloPort"] = primaryPort.ToString(),
+            ["Synera:Cluster:ClusterId"] = clusterId,
+            ["Synera:Verifier:ModelPath"] = TestModels.TinyTarget,
+        });
+        builder.UseOrleans(s => s.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task VerifierGrainsActivateOnlyOnTheVerifierSilo()
+    {
+        int vPort = EmbeddedCluster.FreePort(), vGateway = EmbeddedCluster.FreePort(), fPort = EmbeddedCluster.FreePort(), fGateway = EmbeddedCluster.FreePort();
+        var clusterId = $"roles-{vPort}";
+        using var verifier = Silo("verifier", vPort, vGateway, vPort, clusterId);
+        using var frontend = Silo("frontend", fPort, fGateway, vPort, clusterId);
+        await verifier.StartAsync();
+        await frontend.StartAsync();
+        Assert.Null(frontend.Services.GetService<Synera.Grains.Verification.VerificationEngine>());
+
+        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        clientBuilder.UseOrleansClient(c => c.UseLocalhostClustering(fGateway, "synera", clusterId).AddSyneraClient());
+        using var clientHost = clientBuilder.Build();
+        await clientHost.StartAsync();
+        var client = clientHost.Services.GetRequiredService<IClusterClient>();
+
+        // Sessions opened through the frontend's gateway reach verifiers; many verifier keys, to give placement choices.
+        for (int i = 0; i < 8; i++)
+        {
+            var info = await client.GetGrain<IVerifierGrain>($"verifier-{i}").GetModelInfoAsync();
+            Assert.Equal(TestModels.Tokenizer.VocabSize, info.VocabSize);
+        }
+        var session = client.GetGrain<IDeviceSessionGrain>("roles-session");
+        var opened = await session.OpenAsync(new SessionOptions(OffloadBudget.Full), [1, 10, 11]);
+        Assert.Equal(EnqueueStatus.Queued, await session.VerifyAsync(new VerifyRequest("roles-session", 0, opened.Epoch, 3, [], [12], [0.5f])));
+
+        var management = client.GetGrain<IManagementGrain>(0);
+        var stats = await management.GetDetailedGrainStatistics();
+        var verifierActivations = stats.Where(s => s.GrainType.Contains("VerifierGrain")).ToList();
+        Assert.NotEmpty(verifierActivations);
+        var verifierSilo = verifier.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        Assert.All(verifierActivations, s => Assert.Equal(verifierSilo, s.SiloAddress));
+
+        await clientHost.StopAsync();
+        await frontend.StopAsync();
+        await verifier.StopAsync();
+    }
+}
