@@ -29,7 +29,8 @@ public static class SyneraSiloBuilderExtensions
     /// <summary>Registers Synera for a silo of the given role.</summary>
     public static ISiloBuilder AddSynera(this ISiloBuilder silo, SiloRole role)
     {
-        silo.AddMemoryStreams(SyneraNames.StreamProvider);
+        // The memory stream's pulling agent polls its queues; the default 100 ms would add up to 100 ms to every verdict.
+        silo.AddMemoryStreams(SyneraNames.StreamProvider, b => b.ConfigurePullingAgent(o => o.Configure(a => a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(2))));
         silo.AddMemoryGrainStorage(SyneraNames.PubSubStorage);
         silo.Services.AddOptions<VerifierOptions>();
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();

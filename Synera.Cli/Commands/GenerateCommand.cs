@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
+using Synera.DeviceClient.Hosting;
 using Synera.DeviceClient.Link;
 using Synera.Silo.Hosting;
 using Synera.Tokenizer;
@@ -28,9 +29,11 @@ public static class GenerateCommand
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy" };
         var draft = new Option<string?>("--draft") { Description = "draft model folder (default: models/draft)" };
         var target = new Option<string?>("--target") { Description = "target model folder (default: models/target)" };
+        var connect = new Option<int?>("--connect") { Description = "connect to a running cluster's gateway on this port instead of starting the embedded one" };
+        var repeat = new Option<int>("--repeat") { Description = "generate this many times (a device client's steady load)", DefaultValueFactory = _ => 1 };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target, connect, repeat,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -46,14 +49,19 @@ public static class GenerateCommand
             };
             var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
-            await using var cluster = await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation);
-            using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer);
-            var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);
-            Console.WriteLine();
-            var s = result.Stats;
-            AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
-                $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
-                $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
+            var port = parse.GetValue(connect);
+            await using var external = port is null ? null : await SyneraClientHost.ConnectAsync(port.Value, cancellation: cancellation);
+            await using var embedded = port is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation) : null;
+            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer);
+            for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
+            {
+                var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);
+                Console.WriteLine();
+                var s = result.Stats;
+                AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
+                    $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
+                    $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
+            }
             return 0;
         });
         return command;
