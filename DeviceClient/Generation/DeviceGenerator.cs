@@ -118,7 +118,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         }
         var stats = new GenerationStats
         {
-            Mode = GenerationMode.Llm, NumTokens = output.Count, NumRequests = 1, BytesUp = link.BytesUp, BytesDown = link.BytesDown,
+            Mode = GenerationMode.Llm, NumTokens = output.Count, NumGenerated = output.Count, NumRequests = 1, BytesUp = link.BytesUp, BytesDown = link.BytesDown,
             TimeToFirstTokenMs = Math.Max(0, first), TotalMs = clock.Elapsed.TotalMilliseconds, InterTokenMs = interToken,
         };
         return new GenerationResult(tokenizer.Decode(output), output, stats);

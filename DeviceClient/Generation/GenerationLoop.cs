@@ -43,6 +43,7 @@ internal sealed class GenerationLoop
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
     private readonly List<double> interTokenMs = [];
+    private long numWastedOffloads;
     private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
@@ -121,7 +122,7 @@ internal sealed class GenerationLoop
         if (decision.Offload) numOffloaded++;
         if (numDrafted % ProgressEvery == 0 && OnProgress is not null)
         {
-            OnProgress(new ProgressReport(recentConfidences.Count, (int)(numOffloaded - offloadedAtLastReport), 0, [.. recentConfidences], policy.Threshold));
+            OnProgress(new ProgressReport(recentConfidences.Count, (int)Math.Clamp(numOffloaded - offloadedAtLastReport, 0, recentConfidences.Count), 0, [.. recentConfidences], policy.Threshold));
             recentConfidences.Clear();
             offloadedAtLastReport = numOffloaded;
         }
@@ -220,12 +221,17 @@ internal sealed class GenerationLoop
     private void Rollback(int position, int correction, int newEpoch)
     {
         int drop = tokens.Count - position;
+        int droppedFlags = flagged.Skip(position - promptLength).Count(f => f);
+        policy.Discard(drop, droppedFlags);
+        numOffloaded -= droppedFlags;
+        numWastedOffloads += droppedFlags;
+        policy.CountUndrafted();
         tokens.RemoveRange(position, drop);
         flagged.RemoveRange(position - promptLength, drop);
         verified.RemoveRange(position - promptLength, drop);
         draftProbs.RemoveRange(position - promptLength, drop);
         tokens.Add(correction);
-        flagged.Add(true);
+        flagged.Add(false);
         verified.Add(true);
         draftProbs.Add(1f);
         runner.Truncate(Math.Min(runner.Length, position));
@@ -258,8 +264,10 @@ internal sealed class GenerationLoop
     {
         Mode = options.Mode,
         NumTokens = committed - promptLength - (finished && committed > promptLength && tokens[committed - 1] == tokenizer.EosId ? 1 : 0),
+        NumGenerated = committed - promptLength,
         NumDrafted = numDrafted,
         NumOffloaded = numOffloaded,
+        NumWastedOffloads = numWastedOffloads,
         NumJudged = numJudged,
         NumAccepted = numAccepted,
         NumCorrections = numCorrections,

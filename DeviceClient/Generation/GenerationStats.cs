@@ -4,9 +4,11 @@ namespace Synera.DeviceClient.Generation;
 public sealed record GenerationStats
 {
     public GenerationMode Mode { get; init; }
-    public int NumTokens { get; init; }               // committed output tokens
+    public int NumTokens { get; init; }               // committed output tokens (the end-of-sequence token excluded)
+    public int NumGenerated { get; init; }            // committed tokens including the end-of-sequence token (the budget's denominator)
     public long NumDrafted { get; init; }             // device forward steps that proposed a token
-    public long NumOffloaded { get; init; }           // tokens flagged by the policy
+    public long NumOffloaded { get; init; }           // output tokens the policy flagged for verification
+    public long NumWastedOffloads { get; init; }      // flagged drafts later dropped by a rollback (sent, not in the output)
     public long NumJudged { get; init; }              // drafts the cloud judged (flagged + those riding in their spans)
     public long NumAccepted { get; init; }
     public long NumCorrections { get; init; }
@@ -17,7 +19,7 @@ public sealed record GenerationStats
     public double TotalMs { get; init; }
     public IReadOnlyList<double> InterTokenMs { get; init; } = [];
 
-    public double OffloadRatio => NumTokens == 0 ? 0 : (double)NumOffloaded / NumTokens;
+    public double OffloadRatio => NumGenerated == 0 ? 0 : (double)NumOffloaded / NumGenerated;
     public double AcceptanceRate => NumJudged == 0 ? 1 : (double)NumAccepted / NumJudged;
     public double TokensPerSecond => TotalMs <= 0 ? 0 : NumTokens * 1000.0 / TotalMs;
     public double TimePerOutputTokenMs => NumTokens <= 1 ? TotalMs : (TotalMs - TimeToFirstTokenMs) / (NumTokens - 1);

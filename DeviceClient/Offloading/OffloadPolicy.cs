@@ -63,6 +63,22 @@ public sealed class OffloadPolicy
         return new OffloadDecision(offload, confidence, importance);
     }
 
+    /// <summary>Drafts dropped by a rollback leave the accounting: their budget accrual is undone and the credit
+    /// of those that were flagged is returned, so the ratio is over the tokens that reach the output.</summary>
+    public void Discard(int numDiscarded, int numDiscardedOffloaded)
+    {
+        NumGenerated -= numDiscarded;
+        NumOffloaded -= numDiscardedOffloaded;
+        credit = Math.Clamp(credit - Budget * numDiscarded + numDiscardedOffloaded, 0, MaxCredit);
+    }
+
+    /// <summary>A token the device did not draft (the LLM's correction) still counts as generated.</summary>
+    public void CountUndrafted()
+    {
+        NumGenerated++;
+        credit = Math.Min(MaxCredit, credit + Budget);
+    }
+
     private double Quantile(double q)
     {
         if (numScores == 0) return double.PositiveInfinity;

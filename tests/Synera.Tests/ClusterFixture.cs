@@ -21,3 +21,15 @@ public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
 {
     public const string Name = "cluster";
 }
+
+/// <summary>An embedded cluster serving the shipped target model (models/target).</summary>
+public sealed class ShippedClusterFixture : ClusterFixture
+{
+    protected override string TargetModel => TestModels.ShippedTarget;
+}
+
+[CollectionDefinition(Name)]
+public sealed class ShippedClusterCollection : ICollectionFixture<ShippedClusterFixture>
+{
+    public const string Name = "shipped-cluster";
+}

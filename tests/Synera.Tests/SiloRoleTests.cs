@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Runtime;
+using Orleans.Streams;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Hosting;
@@ -14,7 +15,7 @@ namespace Synera.Tests;
 /// <summary>Two silos, two roles: verifier grains activate only on the verifier silo, even for a client on the frontend's gateway.</summary>
 public class SiloRoleTests
 {
-    private static IHost Silo(string role, int siloPort, int gatewayPort, int primaryPort, string clusterId)
+    private static IHost Silo(string role, int siloPort, int gatewayPort, int primaryPort, string clusterId, string? redis)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -25,18 +26,23 @@ public class SiloRoleTests
             ["Synera:Cluster:PrimarySiloPort"] = primaryPort.ToString(),
             ["Synera:Cluster:ClusterId"] = clusterId,
             ["Synera:Verifier:ModelPath"] = TestModels.TinyTarget,
+            ["Synera:Cluster:Mode"] = redis is null ? "localhost" : "redis",
+            ["Synera:Cluster:Redis"] = redis,
         });
         builder.UseOrleans(s => s.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
         return builder.Build();
     }
 
-    [Fact]
-    public async Task VerifierGrainsActivateOnlyOnTheVerifierSilo()
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("redis")]     // real membership in a real redis-server, session state stored there too
+    public async Task VerifierGrainsActivateOnlyOnTheVerifierSilo(string membership)
     {
+        using var redis = membership == "redis" ? new RedisServer() : null;
         int vPort = EmbeddedCluster.FreePort(), vGateway = EmbeddedCluster.FreePort(), fPort = EmbeddedCluster.FreePort(), fGateway = EmbeddedCluster.FreePort();
         var clusterId = $"roles-{vPort}";
-        using var verifier = Silo("verifier", vPort, vGateway, vPort, clusterId);
-        using var frontend = Silo("frontend", fPort, fGateway, vPort, clusterId);
+        using var verifier = Silo("verifier", vPort, vGateway, vPort, clusterId, redis?.ConnectionString);
+        using var frontend = Silo("frontend", fPort, fGateway, vPort, clusterId, redis?.ConnectionString);
         await verifier.StartAsync();
         await frontend.StartAsync();
         Assert.Null(frontend.Services.GetService<Synera.Grains.Verification.VerificationEngine>());
@@ -53,9 +59,14 @@ public class SiloRoleTests
             var info = await client.GetGrain<IVerifierGrain>($"verifier-{i}").GetModelInfoAsync();
             Assert.Equal(TestModels.Tokenizer.VocabSize, info.VocabSize);
         }
+        var verdicts = System.Threading.Channels.Channel.CreateUnbounded<Verdict>();
+        await client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, "roles-session"))
+            .SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
         var session = client.GetGrain<IDeviceSessionGrain>("roles-session");
         var opened = await session.OpenAsync(new SessionOptions(OffloadBudget.Full), [1, 10, 11]);
         Assert.Equal(EnqueueStatus.Queued, await session.VerifyAsync(new VerifyRequest("roles-session", 0, opened.Epoch, 3, [], [12], [0.5f])));
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            Assert.Equal(VerdictKind.Verified, (await verdicts.Reader.ReadAsync(timeout.Token)).Kind);
 
         var management = client.GetGrain<IManagementGrain>(0);
         var stats = await management.GetDetailedGrainStatistics();

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
+using Synera.Grains.Verification;
+using Synera.Models;
+using Synera.Models.Data;
+using Synera.Tokenizer;
+using static TorchSharp.torch;
+
+namespace Synera.Cli.Bench;
+
+/// <summary>One measured configuration.</summary>
+public sealed record VerifierBenchRow(string Name, int Sessions, int SpanTokens, double VerifiedTokensPerSecond, double MeanStepMs, long Steps);
+
+/// <summary>
+/// Throughput of the real verification engine (scheduler + batched TorchSharp runner + KV cache manager):
+/// N sessions each keep one span of k drafts in flight, the engine batches them, and we count the drafts
+/// it judges per second. The prefill limit is one long sequence through the model without a cache.
+/// </summary>
+public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVerdictSink
+{
+    private readonly Dictionary<string, Verdict> last = [];
+
+    public Task DeliverAsync(Verdict verdict)
+    {
+        lock (last) last[verdict.SessionId] = verdict;
+        return Task.CompletedTask;
+    }
+
+    public VerifierBenchRow Measure(int sessions, int spanTokens)
+    {
+        var options = new VerifierOptions { MaxTokensPerStep = 4096 };
+        var (model, tokenizer) = ModelCheckpoint.Load(modelDir);
+        using var engine = new VerificationEngine(
+            new TorchModelRunner(model, CPU, new KvCacheManager(options.KvCacheBudgetBytes), "bench", options.MaxSpanTokens),
+            new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
+        var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
+        var random = new Random(0);
+        long seq = 0;
+        void Submit(int s, bool fresh)
+        {
+            var id = $"s{s}";
+            Verdict? v;
+            lock (last) last.TryGetValue(id, out v);
+            var prompt = prompts[s % prompts.Count];
+            int start = fresh || v is null ? prompt.Length : v.CommittedLength;
+            int epoch = fresh || v is null ? 0 : v.Epoch;
+            if (start + spanTokens + 2 >= model.Config.MaxPositions) { fresh = true; start = prompt.Length; epoch = 0; }
+            var drafts = Enumerable.Range(0, spanTokens).Select(_ => random.Next(4, tokenizer.VocabSize)).ToArray();
+            var request = new VerifyRequest(id, seq++, epoch, start, [], drafts, drafts.Select(_ => 0.5f).ToArray());
+            var status = engine.Enqueue(request, fresh ? new SessionSetup(prompt, 0, 0, 0, 1000) : null);
+            if (status != EnqueueStatus.Queued) throw new InvalidOperationException($"benchmark request refused: {status}");
+        }
+        for (int s = 0; s < sessions; s++) Submit(s, true);
+        // Warm-up, then measure whole steps: every session has exactly one span in each step.
+        for (int i = 0; i < 3; i++) { engine.Step(); for (int s = 0; s < sessions; s++) Submit(s, false); }
+        var clock = Stopwatch.StartNew();
+        long steps = 0, verified = 0;
+        while (clock.Elapsed < duration)
+        {
+            engine.Step();
+            steps++;
+            verified += (long)sessions * spanTokens;
+            for (int s = 0; s < sessions; s++) Submit(s, false);
+        }
+        var seconds = clock.Elapsed.TotalSeconds;
+        return new VerifierBenchRow($"{sessions} x {spanTokens}", sessions, spanTokens, verified / seconds, seconds * 1000 / steps, steps);
+    }
+
+    /// <summary>Forward throughput over one long sequence (no cache): the compute-bound limit.</summary>
+    public double PrefillTokensPerSecond(int length)
+    {
+        var (model, _) = ModelCheckpoint.Load(modelDir);
+        using var _ = no_grad();
+        length = Math.Min(length, model.Config.MaxPositions);
+        var ids = tensor(Enumerable.Range(0, length).Select(i => (long)(4 + i % 90)).ToArray(), [1, length]);
+        for (int i = 0; i < 3; i++) model.Forward(ids).Dispose();
+        var clock = Stopwatch.StartNew();
+        long tokens = 0;
+        while (clock.Elapsed < duration)
+        {
+            model.Forward(ids).Dispose();
+            tokens += length;
+        }
+        return tokens / clock.Elapsed.TotalSeconds;
+    }
+
+    private static int[] Prompt(SyneraTokenizer tokenizer, string prompt) => [tokenizer.BosId, .. tokenizer.Encode(TaskExample.FormatPrompt(prompt))];
+}

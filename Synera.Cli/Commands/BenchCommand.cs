@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+using Microsoft.Extensions.Logging;
+using Synera.Cli.Bench;
+using Synera.DeviceClient.Drafting;
+using Synera.DeviceClient.Generation;
+using Synera.DeviceClient.Link;
+using Synera.Models.Data;
+using Synera.Silo.Hosting;
+using Synera.Tokenizer;
+
+namespace Synera.Cli.Commands;
+
+/// <summary><c>synera bench verifier [--out DIR]</c>: benchmarks that write their numbers to files.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks (numbers go to --out as JSON)");
+        var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "runs", "bench") };
+        var model = new Option<string?>("--model") { Description = "target model folder (default: models/target)" };
+        var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 6 };
+        var verifier = new Command("verifier", "Verified tokens/s through the real engine at 1, 8 and 32 sessions (spans of 4), and the prefill limit")
+        {
+            output, model, seconds,
+        };
+        verifier.SetAction(parse =>
+        {
+            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)));
+            var rows = new List<VerifierBenchRow>();
+            foreach (var sessions in new[] { 1, 8, 32 })
+            {
+                var row = benchmark.Measure(sessions, 4);
+                rows.Add(row);
+                AnsiConsole.MarkupLine($"{row.Name,-8} {row.VerifiedTokensPerSecond,8:F0} verified tok/s  (step {row.MeanStepMs:F2} ms, {row.Steps} steps)");
+            }
+            var prefill = benchmark.PrefillTokensPerSecond(256);
+            var table = new Table().AddColumn("configuration").AddColumn("tok/s");
+            foreach (var r in rows) table.AddRow(r.Name + " (verified)", $"{r.VerifiedTokensPerSecond:F0}");
+            table.AddRow("prefill (1 x 256)", $"{prefill:F0}");
+            AnsiConsole.Write(table);
+            double r32 = rows[2].VerifiedTokensPerSecond / rows[0].VerifiedTokensPerSecond, rPrefill = rows[2].VerifiedTokensPerSecond / prefill;
+            AnsiConsole.MarkupLine($"32-session / 1-session = {r32:F2}x; 32-session / prefill = {rPrefill:F2}");
+            var dir = parse.GetValue(output)!;
+            Directory.CreateDirectory(dir);
+            var path = Path.Combine(dir, "verifier.json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new
+            {
+                tok_s_1 = rows[0].VerifiedTokensPerSecond, tok_s_8 = rows[1].VerifiedTokensPerSecond, tok_s_32 = rows[2].VerifiedTokensPerSecond,
+                prefill_tok_s = prefill, ratio_32_over_1 = r32, ratio_32_over_prefill = rPrefill,
+                steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs }),
+                threads = Environment.ProcessorCount,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            return 0;
+        });
+        bench.Subcommands.Add(verifier);
+        bench.Subcommands.Add(Modes(output));
+        return bench;
+    }
+
+    /// <summary><c>synera bench modes</c>: accuracy, offload, latency and cloud cost of every mode on the held-out suite.</summary>
+    private static Command Modes(Option<string> output)
+    {
+        var suite = new Option<string?>("--suite") { Description = "task suite (default: data/heldout.jsonl)" };
+        var limit = new Option<int>("--limit") { Description = "examples per task (0 = all)", DefaultValueFactory = _ => 10 };
+        var budgets = new Option<string>("--budgets") { Description = "synera budgets, comma-separated", DefaultValueFactory = _ => "0.05,0.1,0.2" };
+        var rtt = new Option<double>("--rtt") { Description = "emulated RTT (ms)" };
+        var deviceMs = new Option<double>("--device-ms") { Description = "SLM pacing (ms per token)" };
+        var command = new Command("modes", "Run the held-out suite through slm, llm, spec, route and synera at several budgets") { output, suite, limit, budgets, rtt, deviceMs };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var examples = TaskGenerator.ReadJsonl(parse.GetValue(suite) ?? RepoPaths.HeldOutSuite);
+            var perTask = parse.GetValue(limit);
+            if (perTask > 0) examples = examples.GroupBy(e => e.Task).SelectMany(g => g.Take(perTask)).ToList();
+            var link = new LinkOptions(parse.GetValue(rtt), 0, parse.GetValue(deviceMs));
+            var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
+            using var runner = new OnnxDraftRunner(Path.Combine(RepoPaths.DraftModel, "model.onnx"));
+            await using var cluster = await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation);
+            using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer);
+            var benchmark = new ModesBenchmark(generator, cluster.SiloServices);
+            var configs = new List<(string name, GenerationOptions options)>
+            {
+                ("slm", new() { Mode = GenerationMode.Slm, Link = link }),
+                ("llm", new() { Mode = GenerationMode.Llm, Link = link }),
+                ("spec-4", new() { Mode = GenerationMode.Spec, Link = link, SpecSpanLength = 4 }),
+            };
+            foreach (var b in parse.GetValue(budgets)!.Split(',').Select(double.Parse))
+            {
+                configs.Add(($"route-{b:0.##}", new() { Mode = GenerationMode.Route, Budget = b, Link = link, LoadAware = false }));
+                configs.Add(($"synera-{b:0.##}", new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false }));
+            }
+            var results = new List<ModeResult>();
+            foreach (var (name, options) in configs)
+            {
+                var r = await benchmark.RunAsync(name, options, examples);
+                results.Add(r);
+                AnsiConsole.MarkupLine($"{name,-12} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
+                    $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok");
+            }
+            var slm = results[0].Accuracy;
+            var llm = results[1].Accuracy;
+            var dir = parse.GetValue(output)!;
+            Directory.CreateDirectory(dir);
+            var path = Path.Combine(dir, "modes.json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new
+            {
+                examples = examples.Count, rtt_ms = link.RttMs, device_ms_per_token = link.DeviceMsPerToken,
+                results = results.Select(r => new
+                {
+                    r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
+                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens,
+                    gap_recovered = llm - slm == 0 ? (double?)null : (r.Accuracy - slm) / (llm - slm),
+                }),
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            return 0;
+        });
+        return command;
+    }
+}
