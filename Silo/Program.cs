@@ -5,5 +5,6 @@ using Synera.Grains.Hosting;
 using Synera.Silo.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);
+builder.AddServiceDefaults();
 builder.UseOrleans(silo => silo.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
 await builder.Build().RunAsync();
