@@ -43,7 +43,7 @@ internal sealed class GenerationLoop
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
     private readonly List<double> interTokenMs = [];
-    private long numWastedOffloads;
+    private long numWastedOffloads, numRefusedOffloads;
     private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
@@ -178,14 +178,25 @@ internal sealed class GenerationLoop
                 if (index < 0) return;
                 // The cloud keeps nothing of this span or the ones behind it: their drafts become the device's own.
                 cloudEnd = pending[index].Start;
-                for (int i = index; i < pending.Count; i++)
-                    for (int pos = pending[i].DraftStart; pos < pending[i].End && pos < tokens.Count; pos++) flagged[pos - promptLength] = false;
+                for (int i = index; i < pending.Count; i++) Unflag(pending[i]);
                 pending.RemoveRange(index, pending.Count - index);
                 round++;
                 return;
             case VerdictArrived { Verdict: var v }:
                 ApplyVerdict(v);
                 return;
+        }
+    }
+
+    /// <summary>A span the cloud will not verify: its drafts stay the device's own, unflagged and not counted as offloaded.</summary>
+    private void Unflag(PendingSpan span)
+    {
+        for (int pos = span.DraftStart; pos < span.End && pos < tokens.Count; pos++)
+        {
+            if (!flagged[pos - promptLength]) continue;
+            flagged[pos - promptLength] = false;
+            numOffloaded--;
+            numRefusedOffloads++;
         }
     }
 
@@ -208,8 +219,7 @@ internal sealed class GenerationLoop
                 break;
             case VerdictKind.Failed:
                 // The cloud lost the spans (failover): keep the device's tokens, resync from its committed length.
-                foreach (var p in pending)
-                    for (int pos = p.DraftStart; pos < p.End && pos < tokens.Count; pos++) flagged[pos - promptLength] = false;
+                foreach (var p in pending) Unflag(p);
                 pending.Clear();
                 epoch = v.Epoch;
                 cloudEnd = Math.Min(v.CommittedLength, committed);
@@ -217,21 +227,21 @@ internal sealed class GenerationLoop
         }
     }
 
-    /// <summary>Rejection at <paramref name="position"/>: truncate drafts and KV cache there, append the LLM's token.</summary>
+    /// <summary>Rejection at <paramref name="position"/>: truncate drafts and KV cache there, append the LLM's token.
+    /// The correction takes the rejected draft's place, and its flag: that position was sent for verification.
+    /// Drafts after it leave the output and the policy's accounting.</summary>
     private void Rollback(int position, int correction, int newEpoch)
     {
-        int drop = tokens.Count - position;
-        int droppedFlags = flagged.Skip(position - promptLength).Count(f => f);
+        int i = position - promptLength, drop = tokens.Count - position - 1;
+        int droppedFlags = flagged.Skip(i + 1).Count(f => f);
         policy.Discard(drop, droppedFlags);
         numOffloaded -= droppedFlags;
         numWastedOffloads += droppedFlags;
-        policy.CountUndrafted();
-        tokens.RemoveRange(position, drop);
-        flagged.RemoveRange(position - promptLength, drop);
-        verified.RemoveRange(position - promptLength, drop);
-        draftProbs.RemoveRange(position - promptLength, drop);
+        tokens.RemoveRange(position, drop + 1);
+        flagged.RemoveRange(i + 1, drop);
+        verified.RemoveRange(i, drop + 1);
+        draftProbs.RemoveRange(i, drop + 1);
         tokens.Add(correction);
-        flagged.Add(false);
         verified.Add(true);
         draftProbs.Add(1f);
         runner.Truncate(Math.Min(runner.Length, position));
@@ -268,6 +278,7 @@ internal sealed class GenerationLoop
         NumDrafted = numDrafted,
         NumOffloaded = numOffloaded,
         NumWastedOffloads = numWastedOffloads,
+        NumRefusedOffloads = numRefusedOffloads,
         NumJudged = numJudged,
         NumAccepted = numAccepted,
         NumCorrections = numCorrections,

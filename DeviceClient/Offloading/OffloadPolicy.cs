@@ -72,13 +72,6 @@ public sealed class OffloadPolicy
         credit = Math.Clamp(credit - Budget * numDiscarded + numDiscardedOffloaded, 0, MaxCredit);
     }
 
-    /// <summary>A token the device did not draft (the LLM's correction) still counts as generated.</summary>
-    public void CountUndrafted()
-    {
-        NumGenerated++;
-        credit = Math.Min(MaxCredit, credit + Budget);
-    }
-
     private double Quantile(double q)
     {
         if (numScores == 0) return double.PositiveInfinity;

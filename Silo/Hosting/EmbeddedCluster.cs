@@ -38,6 +38,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         var siloBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         siloBuilder.Configuration.AddInMemoryCollection(config);
         siloBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
+        // The watchdog reports start-up stalls of a freshly loaded process (JIT, model load) as warnings.
+        siloBuilder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         siloBuilder.UseOrleans(s => s.UseSyneraClustering(siloBuilder.Configuration).AddSynera(siloBuilder.Configuration, configureVerifier));
         var siloHost = siloBuilder.Build();
         await siloHost.StartAsync(cancellation);
