@@ -42,8 +42,35 @@ public sealed class TaskGenerator(int seed)
         _ => throw new ArgumentException($"unknown task '{task}' (known: {string.Join(", ", Tasks)})", nameof(task)),
     };
 
-    /// <summary>One example of a task chosen uniformly.</summary>
-    public TaskExample Next() => Next(Tasks[random.Next(Tasks.Length)]);
+    /// <summary>One example of a task chosen uniformly, or in proportion to <see cref="Weights"/> when set.</summary>
+    public TaskExample Next()
+    {
+        if (Weights is null) return Next(Tasks[random.Next(Tasks.Length)]);
+        var r = random.NextDouble() * Weights.Values.Sum();
+        foreach (var (task, weight) in Weights)
+        {
+            r -= weight;
+            if (r <= 0) return Next(task);
+        }
+        return Next(Weights.Keys.Last());
+    }
+
+    /// <summary>Relative frequency of each task in <see cref="Next()"/> (a curriculum); null = uniform.</summary>
+    public IReadOnlyDictionary<string, double>? Weights { get; init; }
+
+    /// <summary>Parses <c>add=3,sub=3,prose=0.5</c>; tasks not named keep weight 1.</summary>
+    public static Dictionary<string, double> ParseWeights(string text)
+    {
+        var weights = Tasks.ToDictionary(t => t, _ => 1.0);
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=');
+            if (kv.Length != 2 || !weights.ContainsKey(kv[0]) || !double.TryParse(kv[1], System.Globalization.CultureInfo.InvariantCulture, out var w) || w < 0)
+                throw new ArgumentException($"task weight '{part}' is not task=weight with a known task and a weight ≥ 0");
+            weights[kv[0]] = w;
+        }
+        return weights;
+    }
 
     private TaskExample Add()
     {

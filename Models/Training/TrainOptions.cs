@@ -17,6 +17,7 @@ public sealed record TrainOptions
     public bool Resume { get; init; } = true;
     public int Threads { get; init; } = Environment.ProcessorCount;
     public TransformerConfig? Config { get; init; }     // null: the preset for Kind
+    public IReadOnlyDictionary<string, double>? TaskWeights { get; init; }   // curriculum; null = uniform
 }
 
 /// <summary>A progress report from the training loop.</summary>

@@ -32,7 +32,7 @@ public sealed class Trainer(TrainOptions options, IProgress<TrainProgress>? prog
         model.train();
         while (step < options.Steps && !cancellation.IsCancellationRequested && clock.Elapsed.TotalMinutes < options.MaxMinutes)
         {
-            var batch = BuildBatch(tokenizer, new TaskGenerator(options.Seed * 1_000_003 + step), heldOut);
+            var batch = BuildBatch(tokenizer, new TaskGenerator(options.Seed * 1_000_003 + step) { Weights = options.TaskWeights }, heldOut);
             SetLearningRate(optimizer, step);
             using (var scope = NewDisposeScope())
             {

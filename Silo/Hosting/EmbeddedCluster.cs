@@ -40,6 +40,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         siloBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
         // The watchdog reports start-up stalls of a freshly loaded process (JIT, model load) as warnings.
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        siloBuilder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);   // start-up advice about server GC
         siloBuilder.UseOrleans(s => s.UseSyneraClustering(siloBuilder.Configuration).AddSynera(siloBuilder.Configuration, configureVerifier));
         var siloHost = siloBuilder.Build();
         await siloHost.StartAsync(cancellation);

@@ -19,7 +19,8 @@ public static class TrainCommand
         var output = new Option<string?>("--out") { Description = "model folder (default: models/<model>)" };
         var fresh = new Option<bool>("--fresh") { Description = "ignore an existing checkpoint instead of resuming" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42 };
-        var command = new Command("train", "Train the draft or target model on generated tasks") { model, quick, steps, minutes, output, fresh, seed };
+        var weights = new Option<string?>("--task-weights") { Description = "curriculum, e.g. add=3,sub=3,prose=0.3 (default: uniform)" };
+        var command = new Command("train", "Train the draft or target model on generated tasks") { model, quick, steps, minutes, output, fresh, seed, weights };
         command.SetAction(parse =>
         {
             var kind = parse.GetValue(model)!;
@@ -38,6 +39,7 @@ public static class TrainCommand
                 LogEvery = isQuick ? 5 : 50,
                 CheckpointEvery = isQuick ? 10 : 250,
                 Resume = !parse.GetValue(fresh),
+                TaskWeights = parse.GetValue(weights) is { } w ? TaskGenerator.ParseWeights(w) : null,
             };
             AnsiConsole.MarkupLine($"[bold]train[/] {kind} → {Markup.Escape(dir)} ({options.Steps} steps, batch {options.BatchSize})");
             var progress = new Progress<TrainProgress>(p => AnsiConsole.MarkupLine(
