@@ -5,6 +5,7 @@ using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Link;
+using Synera.DeviceClient.Offloading;
 using Synera.Tokenizer;
 
 namespace Synera.DeviceClient.Generation;
@@ -20,6 +21,18 @@ public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, 
 public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runner, SyneraTokenizer tokenizer, string deviceId = "device") : IDisposable
 {
     private readonly SemaphoreSlim gate = new(1, 1);
+    private OffloadPolicy? devicePolicy;
+
+    /// <summary>The device's budget accounting spans its requests (a budget belongs to the device, not to one
+    /// answer): credit and the recent-confidence window carry over. <c>slm</c> and <c>spec</c> use fixed policies.</summary>
+    private OffloadPolicy PolicyFor(GenerationOptions options)
+    {
+        if (options.Mode is GenerationMode.Slm or GenerationMode.Spec)
+            return new OffloadPolicy(options.Metric, options.Mode == GenerationMode.Spec ? 1 : 0);
+        if (devicePolicy is null || devicePolicy.Metric != options.Metric) devicePolicy = new OffloadPolicy(options.Metric, options.Budget);
+        devicePolicy.Budget = options.Budget;
+        return devicePolicy;
+    }
 
     public SyneraTokenizer Tokenizer => tokenizer;
 
@@ -67,7 +80,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             await using var sender = new SpanSender(session, link, events.Writer, cancellation);
             GenerationLoop? loop = null;
             loop = new GenerationLoop(runner, tokenizer, options with { MaxLookahead = Math.Min(options.MaxLookahead, maxSpan) },
-                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken)
+                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken, PolicyFor(options))
             {
                 OnProgress = options.Mode is GenerationMode.Synera or GenerationMode.Route ? report => ReportProgress(session, loop!, report, options) : null,
             };

@@ -47,15 +47,15 @@ internal sealed class GenerationLoop
     private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
-        int maxSpanTokens, int maxSequenceLength, string sessionId, ChannelReader<DeviceEvent> events, SpanSender sender, Action<GeneratedToken> onToken)
+        int maxSpanTokens, int maxSequenceLength, string sessionId, ChannelReader<DeviceEvent> events, SpanSender sender, Action<GeneratedToken> onToken,
+        OffloadPolicy policy)
     {
         this.runner = runner; this.tokenizer = tokenizer; this.options = options; this.events = events; this.sender = sender;
         this.sessionId = sessionId; this.onToken = onToken; this.epoch = epoch; this.maxSpanTokens = maxSpanTokens;
         tokens = [.. promptIds];
         promptLength = committed = cloudEnd = promptIds.Length;
         maxTotal = Math.Min(promptLength + options.MaxNewTokens, Math.Min(maxSequenceLength, runner.MaxLength) - 1);
-        var budget = options.Mode switch { GenerationMode.Slm => 0, GenerationMode.Spec => 1, _ => options.Budget };
-        policy = new OffloadPolicy(options.Metric, budget);
+        this.policy = policy;
         importance = new ImportanceScorer(options.UseImportance);
         sampler = new TokenSampler(options.Temperature, options.TopP, options.Seed);
     }

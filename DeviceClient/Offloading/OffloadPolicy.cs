@@ -25,9 +25,12 @@ public sealed class OffloadPolicy
 
     public OffloadPolicy(ConfidenceMetric metric, double budget)
     {
+        Metric = metric;
         this.metric = ConfidenceMetrics.Create(metric);
         Budget = budget;
     }
+
+    public ConfidenceMetric Metric { get; }
 
     /// <summary>Target offload ratio in [0, 1] (after load scaling).</summary>
     public double Budget { get; set; }

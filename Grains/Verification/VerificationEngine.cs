@@ -263,6 +263,12 @@ public sealed class VerificationEngine : IDisposable
         lock (gate) session.LastDelivery = session.LastDelivery.ContinueWith(_ => Send(), TaskScheduler.Default).Unwrap();
     }
 
+    /// <summary>Completes when every verdict handed out so far has reached the sink.</summary>
+    public Task DeliveriesCompleted()
+    {
+        lock (gate) return Task.WhenAll(sessions.Values.Select(s => s.LastDelivery).ToArray());
+    }
+
     /// <summary>The session's committed tokens as the engine sees them (tests).</summary>
     public int[]? CommittedTokens(string sessionId)
     {

@@ -32,7 +32,7 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
     public void RunUntilIdle()
     {
         while (Engine.Step() > 0) { }
-        SpinWait.SpinUntil(() => false, 20);
+        Assert.True(Engine.DeliveriesCompleted().Wait(TimeSpan.FromSeconds(30)), "verdict deliveries did not complete");
     }
 
     public static SessionSetup Setup(int[] history) => new(history, 0, 0f, 0, 500);
