@@ -54,12 +54,13 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVer
         }
         for (int s = 0; s < sessions; s++) Submit(s, true);
         // Warm-up, then measure whole steps: every session has exactly one span in each step.
-        for (int i = 0; i < 3; i++) { engine.Step(); for (int s = 0; s < sessions; s++) Submit(s, false); }
+        void StepAndCollect() { engine.Step(); engine.DeliveriesCompleted().Wait(); }
+        for (int i = 0; i < 3; i++) { StepAndCollect(); for (int s = 0; s < sessions; s++) Submit(s, false); }
         var clock = Stopwatch.StartNew();
         long steps = 0, verified = 0;
         while (clock.Elapsed < duration)
         {
-            engine.Step();
+            StepAndCollect();
             steps++;
             verified += (long)sessions * spanTokens;
             for (int s = 0; s < sessions; s++) Submit(s, false);
