@@ -11,10 +11,10 @@ var silo = builder.AddProject<Projects.Synera_Silo>("silo")
     .WithEnvironment("Synera__Cluster__GatewayPort", GatewayPort.ToString())
     .WithEnvironment("Synera__Verifier__ModelPath", Path.Combine(root, "models", "target"));
 
-// ---- device: a client that connects through the gateway and generates ----
-builder.AddProject<Projects.Synera_Cli>("device")
-    .WithArgs("generate", "What is 123+456?", "--connect", GatewayPort.ToString(), "--repeat", "1000", "--rtt", "50")
-    .WithEnvironment("SYNERA_ROOT", root)
-    .WaitFor(silo);
+// ---- device: a client that connects through the gateway and generates; it retries the gateway while the
+//      silo starts (no health checks yet, so no WaitFor). Run through ./synera, which builds it when needed. ----
+builder.AddExecutable("device", Path.Combine(root, "synera"), root,
+        "generate", "What is 123+456?", "--connect", GatewayPort.ToString(), "--repeat", "1000", "--rtt", "50")
+    .WithReferenceRelationship(silo);
 
 builder.Build().Run();
