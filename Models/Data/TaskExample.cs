@@ -9,5 +9,5 @@ public sealed record TaskExample(
     [property: JsonPropertyName("answer")] string Answer)
 {
     /// <summary>The chat-turn text a model sees before it answers.</summary>
-    public static string FormatPrompt(string prompt) => $"user: {prompt}\nassistant: ";
+    public static string FormatPrompt(string prompt) => Synera.Tokenizer.ChatTemplate.Format(prompt);
 }

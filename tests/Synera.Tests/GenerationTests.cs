@@ -25,40 +25,36 @@ public class GenerationTests(ShippedClusterFixture fixture)
     private static GenerationOptions Greedy(GenerationMode mode, double budget = 0) =>
         new() { Mode = mode, Budget = budget, MaxNewTokens = 40, LoadAware = false };
 
+    /// <summary>Both configurations give the same committed tokens on every prompt; returns the second's results.</summary>
+    private async Task<List<GenerationResult>> AssertSameOutput(GenerationOptions reference, GenerationOptions candidate)
+    {
+        var results = new List<GenerationResult>();
+        foreach (var prompt in Prompts)
+        {
+            var expected = await Generate(prompt, reference);
+            var actual = await Generate(prompt, candidate);
+            Assert.Equal(expected.TokenIds, actual.TokenIds);
+            results.Add(actual);
+        }
+        return results;
+    }
+
     [Fact]
     public async Task SyneraAtFullBudgetEqualsLlm()
     {
-        foreach (var prompt in Prompts)
-        {
-            var llm = await Generate(prompt, Greedy(GenerationMode.Llm));
-            var synera = await Generate(prompt, Greedy(GenerationMode.Synera, 1.0));
-            Assert.Equal(llm.TokenIds, synera.TokenIds);
+        foreach (var synera in await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Synera, 1.0)))
             Assert.True(synera.Stats.NumOffloaded >= synera.Stats.NumTokens, "at budget 100% every committed token was offloaded");
-        }
     }
 
     [Fact]
     public async Task SyneraAtZeroBudgetEqualsSlm()
     {
-        foreach (var prompt in Prompts)
-        {
-            var slm = await Generate(prompt, Greedy(GenerationMode.Slm));
-            var synera = await Generate(prompt, Greedy(GenerationMode.Synera, 0.0));
-            Assert.Equal(slm.TokenIds, synera.TokenIds);
+        foreach (var synera in await AssertSameOutput(Greedy(GenerationMode.Slm), Greedy(GenerationMode.Synera, 0.0)))
             Assert.Equal(0, synera.Stats.NumRequests);
-        }
     }
 
     [Fact]
-    public async Task SpecEqualsLlm()
-    {
-        foreach (var prompt in Prompts)
-        {
-            var llm = await Generate(prompt, Greedy(GenerationMode.Llm));
-            var spec = await Generate(prompt, Greedy(GenerationMode.Spec));
-            Assert.Equal(llm.TokenIds, spec.TokenIds);
-        }
-    }
+    public async Task SpecEqualsLlm() => await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Spec));
 
     [Fact]
     public async Task RouteAndPartialBudgetsFinishWithCommittedTokensOnly()
