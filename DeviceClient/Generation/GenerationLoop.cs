@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Drafting;
@@ -36,7 +37,8 @@ internal sealed class GenerationLoop
     private readonly List<float> draftProbs = [];
     private readonly List<PendingSpan> pending = [];
     private readonly List<float> recentConfidences = [];
-    private float[] nextLogits = [];
+    private float[] nextLogits = [];              // reused: the hot loop copies logits here, it does not allocate them
+    private readonly int[] oneToken = new int[1];
     private int committed, cloudEnd, epoch, round;
     private long seq;
     private bool finished, lastUncertain;
@@ -71,7 +73,8 @@ internal sealed class GenerationLoop
     public async Task RunAsync(CancellationToken cancellation)
     {
         runner.Reset();
-        nextLogits = runner.Forward(tokens.ToArray()).ToArray();
+        nextLogits = new float[runner.VocabSize];
+        runner.Forward(tokens.ToArray()).CopyTo(nextLogits);
         while (true)
         {
             while (events.TryRead(out var e)) Apply(e);
@@ -107,7 +110,7 @@ internal sealed class GenerationLoop
     {
         var started = clock.Elapsed;
         if (runner.Length < tokens.Count)   // after a rollback the correction is not in the cache yet
-            nextLogits = runner.Forward(tokens.ToArray().AsSpan(runner.Length)).ToArray();
+            runner.Forward(CollectionsMarshal.AsSpan(tokens)[runner.Length..]).CopyTo(nextLogits);
         var probabilities = sampler.Probabilities(nextLogits);
         int token = sampler.Pick();
         var text = tokenizer.TokenText(token);
@@ -127,7 +130,11 @@ internal sealed class GenerationLoop
             offloadedAtLastReport = numOffloaded;
         }
         // Run the new token now so the next draft's logits are ready (a rollback re-runs from the cache).
-        if (!DraftingStopped) nextLogits = runner.Forward([token]).ToArray();
+        if (!DraftingStopped)
+        {
+            oneToken[0] = token;
+            runner.Forward(oneToken).CopyTo(nextLogits);
+        }
 
         bool send = options.Mode switch
         {

@@ -91,6 +91,8 @@ public static class BenchCommand
             {
                 configs.Add(($"route-{b:0.##}", new() { Mode = GenerationMode.Route, Budget = b, Link = link, LoadAware = false }));
                 configs.Add(($"synera-{b:0.##}", new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false }));
+                // The importance rule's contribution: the same budget with confidence alone.
+                configs.Add(($"synera-{b:0.##}-noimp", new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false, UseImportance = false }));
             }
             var results = new List<ModeResult>();
             foreach (var (name, options) in configs)
