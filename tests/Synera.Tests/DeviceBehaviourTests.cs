@@ -46,8 +46,8 @@ public class DeviceBehaviourTests(ShippedClusterFixture fixture, ITestOutputHelp
     [Fact]
     public async Task StallFreeDraftingBeatsRoutingAt100MsRtt()
     {
-        var link = new LinkOptions(RttMs: 100, DeviceMsPerToken: 10);
-        var synera = await RunSuite(new GenerationOptions { Mode = GenerationMode.Synera, Budget = 0.2, LoadAware = false, Link = link }, 300, 30);
+        var link = new LinkOptions(RttMs: 100, DeviceMsPerToken: 10);   // 16 drafts of lookahead cover one RTT
+        var synera = await RunSuite(new GenerationOptions { Mode = GenerationMode.Synera, Budget = 0.2, LoadAware = false, Link = link, MaxLookahead = 16 }, 300, 30);
         var route = await RunSuite(new GenerationOptions { Mode = GenerationMode.Route, Budget = 0.2, LoadAware = false, Link = link }, 300, 30);
         double Tpot(List<GenerationResult> rs) => rs.Where(r => r.Stats.NumTokens > 1).Average(r => r.Stats.TimePerOutputTokenMs);
         double Ratio(List<GenerationResult> rs) => (double)rs.Sum(r => r.Stats.NumOffloaded) / rs.Sum(r => r.Stats.NumGenerated);
