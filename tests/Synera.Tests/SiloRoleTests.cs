@@ -53,6 +53,20 @@ public class SiloRoleTests
         await clientHost.StartAsync();
         var client = clientHost.Services.GetRequiredService<IClusterClient>();
 
+        // Wait until both silos see each other (Redis membership is polled) and the frontend knows who hosts verifiers.
+        var management = client.GetGrain<IManagementGrain>(0);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await management.GetHosts(onlyActive: true)).Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the two silos did not form a cluster within 60 s");
+            await Task.Delay(200);
+        }
+        while (true)
+        {
+            try { await client.GetGrain<IVerifierGrain>("verifier-0").GetModelInfoAsync(); break; }
+            catch (Exception) when (DateTime.UtcNow < deadline) { await Task.Delay(200); }   // manifest still propagating
+        }
+
         // Sessions opened through the frontend's gateway reach verifiers; many verifier keys, to give placement choices.
         for (int i = 0; i < 8; i++)
         {
@@ -68,7 +82,6 @@ public class SiloRoleTests
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             Assert.Equal(VerdictKind.Verified, (await verdicts.Reader.ReadAsync(timeout.Token)).Kind);
 
-        var management = client.GetGrain<IManagementGrain>(0);
         var stats = await management.GetDetailedGrainStatistics();
         var verifierActivations = stats.Where(s => s.GrainType.Contains("VerifierGrain")).ToList();
         Assert.NotEmpty(verifierActivations);
