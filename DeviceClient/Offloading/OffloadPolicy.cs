@@ -21,7 +21,7 @@ public sealed class OffloadPolicy
     private readonly IConfidenceMetric metric;
     private readonly float[] recentScores = new float[Window];
     private int numScores, nextScore;
-    private double credit;
+    private double credit = 1;   // a fresh device may offload its first uncertain token
 
     public OffloadPolicy(ConfidenceMetric metric, double budget)
     {
