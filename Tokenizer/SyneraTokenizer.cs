@@ -59,6 +59,9 @@ public sealed class SyneraTokenizer
     /// <summary>Encodes text (no special tokens are added).</summary>
     public int[] Encode(string text) => bpe.EncodeToIds(text).ToArray();
 
+    /// <summary>What the models see before they answer <paramref name="prompt"/>: BOS, then the chat turn.</summary>
+    public int[] EncodeChatPrompt(string prompt) => [BosId, .. Encode(ChatTemplate.Format(prompt))];
+
     /// <summary>Decodes ids, dropping special tokens.</summary>
     public string Decode(IEnumerable<int> ids) => bpe.Decode(ids.Where(i => !IsSpecial(i)), considerSpecialTokens: false);
 

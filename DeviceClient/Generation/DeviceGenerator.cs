@@ -37,7 +37,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     public SyneraTokenizer Tokenizer => tokenizer;
 
     /// <summary>The token ids the models see for a chat prompt: BOS + the formatted user turn.</summary>
-    public int[] PromptIds(string prompt) => [tokenizer.BosId, .. tokenizer.Encode(ChatTemplate.Format(prompt))];
+    public int[] PromptIds(string prompt) => tokenizer.EncodeChatPrompt(prompt);
 
     public async Task<GenerationResult> GenerateAsync(string prompt, GenerationOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
     {

@@ -7,7 +7,4 @@ public sealed record TaskExample(
     [property: JsonPropertyName("task")] string Task,
     [property: JsonPropertyName("prompt")] string Prompt,
     [property: JsonPropertyName("answer")] string Answer)
-{
-    /// <summary>The chat-turn text a model sees before it answers.</summary>
-    public static string FormatPrompt(string prompt) => Synera.Tokenizer.ChatTemplate.Format(prompt);
-}
+{}

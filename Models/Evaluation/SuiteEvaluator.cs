@@ -15,9 +15,7 @@ public sealed class SuiteEvaluator(Transformer model, SyneraTokenizer tokenizer,
     /// <summary>The model's greedy answer to one prompt.</summary>
     public List<int> Answer(string prompt)
     {
-        var ids = new List<int> { tokenizer.BosId };
-        ids.AddRange(tokenizer.Encode(TaskExample.FormatPrompt(prompt)));
-        return new GreedyGenerator(model).Generate(ids, MaxAnswerTokens, tokenizer.EosId);
+        return new GreedyGenerator(model).Generate(tokenizer.EncodeChatPrompt(prompt), MaxAnswerTokens, tokenizer.EosId);
     }
 
     public EvalReport Evaluate(IReadOnlyList<TaskExample> suite, IProgress<int>? progress = null)
@@ -51,8 +49,7 @@ public sealed class SuiteEvaluator(Transformer model, SyneraTokenizer tokenizer,
         using var _ = no_grad();
         foreach (var ex in suite)
         {
-            var prompt = new List<int> { tokenizer.BosId };
-            prompt.AddRange(tokenizer.Encode(TaskExample.FormatPrompt(ex.Prompt)));
+            var prompt = tokenizer.EncodeChatPrompt(ex.Prompt);
             var answer = evaluator.Answer(ex.Prompt);
             answer.Add(tokenizer.EosId);
             var all = prompt.Concat(answer).ToArray();
@@ -63,7 +60,7 @@ public sealed class SuiteEvaluator(Transformer model, SyneraTokenizer tokenizer,
             for (int k = 0; k < answer.Count; k++)
             {
                 total++;
-                if (choices[prompt.Count - 1 + k] == answer[k]) agree++;
+                if (choices[prompt.Length - 1 + k] == answer[k]) agree++;
             }
         }
         return (double)agree / Math.Max(1, total);

@@ -85,10 +85,9 @@ public sealed class Trainer(TrainOptions options, IProgress<TrainProgress>? prog
     {
         var rows = generator.TrainStream(exclude).Take(options.BatchSize).Select(ex =>
         {
-            var prompt = tokenizer.Encode(TaskExample.FormatPrompt(ex.Prompt));
-            var answer = tokenizer.Encode(ex.Answer);
-            var ids = new[] { tokenizer.BosId }.Concat(prompt).Concat(answer).Append(tokenizer.EosId).ToArray();
-            return (ids, answerStart: 1 + prompt.Length);
+            var prompt = tokenizer.EncodeChatPrompt(ex.Prompt);
+            int[] ids = [.. prompt, .. tokenizer.Encode(ex.Answer), tokenizer.EosId];
+            return (ids, answerStart: prompt.Length);
         }).ToList();
         int T = rows.Max(r => r.ids.Length) - 1;
         var inputs = new long[rows.Count * T];

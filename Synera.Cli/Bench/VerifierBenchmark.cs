@@ -87,5 +87,5 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVer
         return tokens / clock.Elapsed.TotalSeconds;
     }
 
-    private static int[] Prompt(SyneraTokenizer tokenizer, string prompt) => [tokenizer.BosId, .. tokenizer.Encode(TaskExample.FormatPrompt(prompt))];
+    private static int[] Prompt(SyneraTokenizer tokenizer, string prompt) => tokenizer.EncodeChatPrompt(prompt);
 }
