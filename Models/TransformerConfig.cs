@@ -64,14 +64,35 @@ public sealed record TransformerConfig
             NumKvHeads = json["num_key_value_heads"]?.GetValue<int>() ?? heads,
             MaxPositions = json["max_position_embeddings"]?.GetValue<int>() ?? 2048,
             RmsNormEps = json["rms_norm_eps"]?.GetValue<double>() ?? 1e-6,
-            RopeTheta = json["rope_theta"]?.GetValue<double>() ?? 10000,
+            RopeTheta = ReadRopeTheta(json, path),
             TieWordEmbeddings = json["tie_word_embeddings"]?.GetValue<bool>() ?? false,
             AttentionBias = json["attention_bias"]?.GetValue<bool>() ?? type == "qwen2",
             BosTokenId = json["bos_token_id"]?.GetValue<int>() ?? 1,
             EosTokenId = json["eos_token_id"]?.GetValue<int>() ?? 2,
         };
+        if (json["head_dim"]?.GetValue<int>() is int headDim && headDim != config.HeadDim)
+            throw new InvalidDataException($"{path}: head_dim {headDim} differs from hidden_size / num_attention_heads = {config.HeadDim}, which this model does not support");
+        if (json["hidden_act"]?.GetValue<string>() is string act && act != "silu")
+            throw new InvalidDataException($"{path}: hidden_act '{act}' is not supported (only silu)");
         config.Validate();
         return config;
+    }
+
+    /// <summary>
+    /// transformers ≤ 4 writes <c>rope_theta</c> at the top level; transformers 5 writes
+    /// <c>rope_parameters: {rope_theta, rope_type}</c>. Scaled RoPE variants (llama3, yarn, …) are refused by name.
+    /// </summary>
+    private static double ReadRopeTheta(JsonObject json, string path)
+    {
+        var scaling = json["rope_parameters"] ?? json["rope_scaling"];
+        if (scaling is JsonObject rope)
+        {
+            var type = (rope["rope_type"] ?? rope["type"])?.GetValue<string>() ?? "default";
+            if (type != "default")
+                throw new InvalidDataException($"{path}: rope_type '{type}' is not supported (only default rotary embeddings)");
+            if (rope["rope_theta"]?.GetValue<double>() is double nested) return nested;
+        }
+        return json["rope_theta"]?.GetValue<double>() ?? 10000;
     }
 
     /// <summary>Writes HF <c>config.json</c> keys.</summary>

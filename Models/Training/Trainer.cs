@@ -85,9 +85,8 @@ public sealed class Trainer(TrainOptions options, IProgress<TrainProgress>? prog
     {
         var rows = generator.TrainStream(exclude).Take(options.BatchSize).Select(ex =>
         {
-            var prompt = tokenizer.EncodeChatPrompt(ex.Prompt);
-            int[] ids = [.. prompt, .. tokenizer.Encode(ex.Answer), tokenizer.EosId];
-            return (ids, answerStart: prompt.Length);
+            var encoded = TokenizedExample.Encode(tokenizer, ex);
+            return (ids: encoded.Ids, answerStart: encoded.AnswerStart);
         }).ToList();
         int T = rows.Max(r => r.ids.Length) - 1;
         var inputs = new long[rows.Count * T];

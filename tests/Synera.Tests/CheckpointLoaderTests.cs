@@ -97,4 +97,53 @@ public class CheckpointLoaderTests
         Assert.Contains("model.safetensors", e.Message);
         Assert.Throws<DirectoryNotFoundException>(() => ModelCheckpoint.Load(Path.Combine(dir, "nope")));
     }
+
+    /// <summary>
+    /// The shipped target was trained by transformers' own LlamaForCausalLM (tools/gpu/train_target.py), which also
+    /// wrote its float32 logits for three held-out sequences. Our TorchSharp model, loading that checkpoint through the
+    /// HF loader, must give the same logits: proof that names, RoPE, GQA order and norms follow the reference.
+    /// </summary>
+    [Fact]
+    public void ShippedTargetMatchesTransformersReferenceLogits()
+    {
+        var fixture = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestModels.RepoRoot, "tests", "Synera.Tests", "Fixtures", "hf_target_parity.json")))!;
+        var (model, _) = ModelCheckpoint.Load(TestModels.ShippedTarget);
+        using (model)
+        {
+            var sequences = fixture["sequences"]!.AsArray();
+            Assert.Equal(3, sequences.Count);
+            foreach (var sequence in sequences)
+            {
+                var ids = sequence!["ids"]!.AsArray().Select(n => (long)n!.GetValue<int>()).ToArray();
+                var expected = sequence["logits"]!.AsArray().SelectMany(row => row!.AsArray().Select(v => v!.GetValue<float>())).ToArray();
+                var actual = Logits(model, ids);
+                Assert.Equal(expected.Length, actual.Length);
+                var maxDiff = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+                Assert.True(maxDiff <= 1e-4, $"max |logit difference| vs transformers = {maxDiff}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Transformers5ConfigWithRopeParametersLoads()
+    {
+        var config = TransformerConfig.Load(Path.Combine(TestModels.RepoRoot, "tests", "Synera.Tests", "Fixtures", "hf_llama_config.json"));
+        Assert.Equal(TransformerConfig.Load(Path.Combine(TestModels.ShippedTarget, "config.json")), config);
+    }
+
+    [Theory]
+    [InlineData("\"rope_parameters\": {\"rope_type\": \"llama3\", \"rope_theta\": 500000.0}", "llama3")]
+    [InlineData("\"head_dim\": 64", "head_dim")]
+    [InlineData("\"hidden_act\": \"gelu\"", "gelu")]
+    public void UnsupportedConfigVariantsAreRefusedByName(string entry, string expected)
+    {
+        var dir = TestModels.TempDir("cfg");
+        var path = Path.Combine(dir, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestModels.ShippedTarget, "config.json")))!.AsObject();
+        foreach (var (key, value) in System.Text.Json.Nodes.JsonNode.Parse("{" + entry + "}")!.AsObject().ToList())
+            json[key] = value?.DeepClone();
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => TransformerConfig.Load(path));
+        Assert.Contains(expected, e.Message);
+    }
 }

@@ -9,21 +9,24 @@ namespace Synera.Tests;
 /// <summary>The shipped weights load and keep their measured quality gap; training runs end to end.</summary>
 public class ShippedModelTests(ITestOutputHelper output)
 {
-    private const int PerTask = 20;
-
-    /// <remarks>The issue's goal is target ≥ 80% and draft ≤ 60% of it; the shipped pair does not reach it yet
-    /// (see the closing note), so this guards what it does show: a real gap, and weights that are not broken.</remarks>
+    /// <summary>Issue 3's goals on the whole held-out suite: target ≥ 80%, draft ≤ 60% of the target, agreement ≥ 70%.</summary>
     [Fact]
-    public void TargetIsClearlyBetterThanTheDraft()
+    public void ShippedPairMeetsTheQualityGoals()
     {
-        var suite = TaskGenerator.ReadJsonl(TestModels.HeldOut).GroupBy(e => e.Task).SelectMany(g => g.Take(PerTask)).ToList();
+        var suite = TaskGenerator.ReadJsonl(TestModels.HeldOut);
         var (target, tokenizer) = ModelCheckpoint.Load(TestModels.ShippedTarget);
         var (draft, _) = ModelCheckpoint.Load(TestModels.ShippedDraft);
-        var t = new SuiteEvaluator(target, tokenizer, "target").Evaluate(suite);
-        var d = new SuiteEvaluator(draft, tokenizer, "draft").Evaluate(suite);
-        output.WriteLine($"target {t.Accuracy:P1}, draft {d.Accuracy:P1} on {suite.Count} held-out examples");
-        Assert.True(t.Accuracy >= 0.40, $"target accuracy {t.Accuracy:P1} < 40%: the shipped weights are broken");
-        Assert.True(t.Accuracy >= d.Accuracy + 0.10, $"target {t.Accuracy:P1} is not 10 points above the draft's {d.Accuracy:P1}");
+        using (target)
+        using (draft)
+        {
+            var t = new SuiteEvaluator(target, tokenizer, "target").Evaluate(suite);
+            var d = new SuiteEvaluator(draft, tokenizer, "draft").Evaluate(suite);
+            var agreement = SuiteEvaluator.TokenAgreement(target, draft, tokenizer, suite.Where((_, i) => i % 3 == 0).ToList());
+            output.WriteLine($"target {t.Accuracy:P1}, draft {d.Accuracy:P1}, agreement {agreement:P1} on {suite.Count} held-out examples");
+            Assert.True(t.Accuracy >= 0.80, $"target accuracy {t.Accuracy:P1} < 80%");
+            Assert.True(d.Accuracy <= 0.60 * t.Accuracy, $"draft {d.Accuracy:P1} is more than 60% of the target's {t.Accuracy:P1}");
+            Assert.True(agreement >= 0.70, $"draft/target token agreement {agreement:P1} < 70%");
+        }
     }
 
     [Fact]
