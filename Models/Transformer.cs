@@ -63,17 +63,13 @@ public sealed class Attention : Module
             k = cat([pastKey, k], 2);                                                // (B, nkv, S, hs)
             v = cat([pastValue, v], 2);
         }
-        var (kAll, vAll) = (k, v);
+        // Grouped-query attention without copying K/V: the `rep` query heads that share a K/V head
+        // (HF repeat_kv order: consecutive) are stacked along the query axis, and the mask repeated to match.
         int rep = numHeads / numKvHeads;
-        if (rep > 1)
-        {
-            // Each K/V head serves `rep` consecutive query heads (HF repeat_kv order).
-            kAll = k.repeat_interleave(rep, dim: 1);
-            vAll = v.repeat_interleave(rep, dim: 1);
-        }
-        var att = q.matmul(kAll.transpose(-2, -1)) * (1.0 / Math.Sqrt(headDim)) + mask;   // (B, nh, T, S)
-        att = functional.softmax(att, -1);
-        var y = att.matmul(vAll).transpose(1, 2).reshape(B, T, numHeads * headDim);    // (B, T, C)
+        var qGrouped = q.reshape(B, numKvHeads, rep * T, headDim);                        // (B, nkv, rep·T, hs)
+        var groupedMask = rep > 1 ? mask.repeat(1, 1, rep, 1) : mask;                     // (B|1, 1, rep·T, S)
+        var y = functional.scaled_dot_product_attention(qGrouped, k, v, groupedMask)      // softmax(q·kᵀ/√hs + mask)·v
+            .view(B, numHeads, T, headDim).transpose(1, 2).reshape(B, T, numHeads * headDim);   // (B, T, C)
         var output = o_proj.forward(y);
         return (output.MoveToOuterDisposeScope(), k.contiguous().MoveToOuterDisposeScope(), v.contiguous().MoveToOuterDisposeScope());
     }

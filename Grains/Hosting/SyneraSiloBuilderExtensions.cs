@@ -56,7 +56,7 @@ public static class SyneraSiloBuilderExtensions
         var device = TorchModelRunner.SelectDevice(o.Device);
         var (model, _) = ModelCheckpoint.Load(o.ModelPath, device);
         logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters) on {Device}", o.ModelPath, model.Config.NumParameters, device.type);
-        var runner = new TorchModelRunner(model, device, new KvCacheManager(o.KvCacheBudgetBytes), Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens);
+        var runner = new TorchModelRunner(model, device, o.KvCacheBudgetBytes, Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens);
         var engine = new VerificationEngine(runner, new ContinuousBatchScheduler(o), o, new OrleansVerdictSink(services.GetRequiredService<IGrainFactory>()),
             logger, new VerifierMetrics(services.GetService<IMeterFactory>()));
         engine.Start();

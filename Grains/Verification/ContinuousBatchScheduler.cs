@@ -29,7 +29,7 @@ public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchSc
         }
     }
 
-    public SchedulerOutput Schedule(long nowTimestamp, Func<EngineRequest, int> cost)
+    public SchedulerOutput Schedule(long nowTimestamp, Func<EngineRequest, int> cost, int maxRequests = int.MaxValue)
     {
         lock (gate)
         {
@@ -42,6 +42,7 @@ public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchSc
             int tokens = 0;
             foreach (var head in heads)
             {
+                if (chosen.Count >= maxRequests) break;
                 var c = cost(head);
                 if (chosen.Count > 0 && tokens + c > options.MaxTokensPerStep) continue;
                 chosen.Add(head);

@@ -11,8 +11,9 @@ public interface IBatchScheduler
     /// <summary>Queues a request; false when the queue is full (back-pressure).</summary>
     bool TryAdd(EngineRequest request, bool force = false);
 
-    /// <summary>Picks the requests for one step. <paramref name="cost"/> gives each request's input tokens.</summary>
-    SchedulerOutput Schedule(long nowTimestamp, Func<EngineRequest, int> cost);
+    /// <summary>Picks at most <paramref name="maxRequests"/> requests for one step (the sessions the KV cache can
+    /// hold at once). <paramref name="cost"/> gives each request's input tokens.</summary>
+    SchedulerOutput Schedule(long nowTimestamp, Func<EngineRequest, int> cost, int maxRequests = int.MaxValue);
 
     /// <summary>Drops the session's waiting requests; returns them.</summary>
     IReadOnlyList<EngineRequest> RemoveSession(string sessionId);

@@ -1,91 +1,191 @@
+using Synera.Models;
 using static TorchSharp.torch;
 
 namespace Synera.Grains.Verification;
 
-/// <summary>
-/// Holds each session's LLM KV cache (per layer K and V, (1, nkv, L, hs)) for its committed prefix, under a
-/// memory budget. Least recently used sessions are evicted when the budget is exceeded; an evicted session
-/// is rebuilt by re-prefilling its committed tokens (the engine sees a cached length of 0). Used only on the
-/// engine thread.
-/// </summary>
-public sealed class KvCacheManager(long budgetBytes) : IDisposable
+/// <summary>Shape of one session's cache slot: every layer's K and V for up to <see cref="Positions"/> tokens.</summary>
+public sealed record KvLayout(int Layers, int KvHeads, int HeadDim, int Positions)
 {
-    private sealed class Entry(Tensor[] keys, Tensor[] values, int length)
+    public static KvLayout For(TransformerConfig c) => new(c.NumLayers, c.NumKvHeads, c.HeadDim, c.MaxPositions);
+
+    /// <summary>K and V of one position across all layers.</summary>
+    public long BytesPerPosition => 2L * Layers * KvHeads * HeadDim * sizeof(float);
+
+    public long BytesPerSlot => BytesPerPosition * Positions;
+}
+
+/// <summary>
+/// The verifier's KV memory, as in vLLM's cache engine: per layer one preallocated K pool and one V pool of
+/// shape (slots, positions, kv heads, head dim), and a slot per resident session. A batch gathers its
+/// sessions' past with one <c>index_select</c> per pool and writes the new positions back with one
+/// <c>index_copy_</c>; rolling a session back after a rejection only shortens its length. Sessions that went
+/// quiet keep their slot until the memory budget needs it; the least recently used one is evicted then and
+/// rebuilt later by re-prefilling its committed tokens (its cached length reads 0). Engine thread only.
+/// </summary>
+public sealed class KvCacheManager : IDisposable
+{
+    private sealed class Entry(int slot)
     {
-        public Tensor[] Keys = keys;
-        public Tensor[] Values = values;
-        public int Length = length;
-        public long Bytes => Keys.Sum(k => k.NumberOfElements) * 2 * 4;
+        public readonly int Slot = slot;
+        public int Length;
         public LinkedListNode<string>? Node;
-        public void Dispose() { foreach (var t in Keys.Concat(Values)) t.Dispose(); }
     }
 
+    private readonly KvLayout layout;
+    private readonly Device device;
+    private readonly int maxSlots;
     private readonly Dictionary<string, Entry> entries = [];
     private readonly LinkedList<string> lru = new();   // front = most recently used
+    private readonly Stack<int> freeSlots = new();
+    private Tensor[] keyPool = [], valuePool = [];
+    private int numSlots;
 
-    public long UsedBytes { get; private set; }
+    public KvCacheManager(KvLayout layout, long budgetBytes, Device? device = null, int initialSlots = 16)
+    {
+        this.layout = layout;
+        this.device = device ?? CPU;
+        maxSlots = (int)Math.Min(int.MaxValue, budgetBytes / layout.BytesPerSlot);
+        if (maxSlots < 1)
+            throw new ArgumentException($"a KV cache budget of {budgetBytes} bytes holds no session ({layout.BytesPerSlot} bytes per session slot)", nameof(budgetBytes));
+        Grow(Math.Min(maxSlots, Math.Max(1, initialSlots)));
+    }
+
+    public KvLayout Layout => layout;
+
+    /// <summary>Sessions the budget can hold at once (a batch may not have more).</summary>
+    public int MaxSessions => maxSlots;
+
+    private long cachedPositions;   // sum of resident lengths; read by the metrics thread
+
+    /// <summary>Bytes of K/V held for resident sessions' cached tokens.</summary>
+    public long UsedBytes => Interlocked.Read(ref cachedPositions) * layout.BytesPerPosition;
+
+    /// <summary>Bytes of the pools as allocated (grows by doubling up to the budget).</summary>
+    public long AllocatedBytes => numSlots * layout.BytesPerSlot;
+
     public long NumEvictions { get; private set; }
     public int NumResident => entries.Count;
 
     /// <summary>Tokens of the session whose K/V are resident (0 when unknown or evicted).</summary>
     public int CachedLength(string sessionId) => entries.TryGetValue(sessionId, out var e) ? e.Length : 0;
 
-    /// <summary>The resident K/V per layer, or null. Marks the session as recently used.</summary>
-    public (Tensor[] keys, Tensor[] values)? Get(string sessionId)
+    /// <summary>
+    /// Slots for a batch's sessions, allocating for new ones and evicting least recently used sessions outside
+    /// the batch when the budget is full. All of them become the most recently used.
+    /// </summary>
+    public int[] AcquireSlots(IReadOnlyList<string> sessionIds)
     {
-        if (!entries.TryGetValue(sessionId, out var e)) return null;
-        Touch(sessionId, e);
-        return (e.Keys, e.Values);
+        if (sessionIds.Count > maxSlots)
+            throw new InvalidOperationException($"a batch of {sessionIds.Count} sessions exceeds the KV cache budget of {maxSlots} sessions");
+        var pinned = sessionIds.ToHashSet();
+        var slots = new int[sessionIds.Count];
+        for (int i = 0; i < sessionIds.Count; i++)
+        {
+            if (!entries.TryGetValue(sessionIds[i], out var e))
+            {
+                e = new Entry(TakeFreeSlot(pinned));
+                entries[sessionIds[i]] = e;
+            }
+            Touch(sessionIds[i], e);
+            slots[i] = e.Slot;
+        }
+        return slots;
     }
 
-    /// <summary>Replaces the session's cache with <paramref name="keys"/>/<paramref name="values"/> (ownership moves here).</summary>
-    public void Store(string sessionId, Tensor[] keys, Tensor[] values)
+    /// <summary>Per layer, the past K and V of <paramref name="slots"/>, (B, kv heads, <paramref name="length"/>, head dim).</summary>
+    public (Tensor[] keys, Tensor[] values) Gather(int[] slots, int length)
     {
-        Remove(sessionId, countEviction: false);
-        var e = new Entry(keys, values, (int)keys[0].shape[2]);
-        foreach (var t in keys.Concat(values)) t.DetachFromDisposeScope();
-        entries[sessionId] = e;
-        UsedBytes += e.Bytes;
-        Touch(sessionId, e);
+        using var index = tensor(slots.Select(s => (long)s).ToArray(), device: device);
+        var keys = new Tensor[layout.Layers];
+        var values = new Tensor[layout.Layers];
+        for (int l = 0; l < layout.Layers; l++)
+        {
+            keys[l] = keyPool[l].narrow(1, 0, length).index_select(0, index).transpose(1, 2);
+            values[l] = valuePool[l].narrow(1, 0, length).index_select(0, index).transpose(1, 2);
+        }
+        return (keys, values);
     }
 
-    /// <summary>Keeps only the first <paramref name="length"/> positions (rollback after a rejection).</summary>
+    /// <summary>
+    /// Writes new positions: row r of <paramref name="keys"/>/<paramref name="values"/> (per layer, (N, kv heads, head dim))
+    /// goes to position <paramref name="positions"/>[r] of slot <paramref name="slots"/>[r].
+    /// </summary>
+    public void Write(long[] slots, long[] positions, Tensor[] keys, Tensor[] values)
+    {
+        for (int r = 0; r < positions.Length; r++)
+            if (positions[r] < 0 || positions[r] >= layout.Positions)
+                throw new ArgumentOutOfRangeException(nameof(positions), $"position {positions[r]} outside the cache's {layout.Positions}");
+        using var flat = tensor(slots.Zip(positions, (s, p) => s * layout.Positions + p).ToArray(), device: device);
+        for (int l = 0; l < layout.Layers; l++)
+        {
+            Flat(keyPool[l]).index_copy_(0, flat, keys[l].reshape(-1, layout.KvHeads * layout.HeadDim));
+            Flat(valuePool[l]).index_copy_(0, flat, values[l].reshape(-1, layout.KvHeads * layout.HeadDim));
+        }
+    }
+
+    private Tensor Flat(Tensor pool) => pool.view(-1, layout.KvHeads * layout.HeadDim);
+
+    /// <summary>Records that the session's first <paramref name="length"/> positions are valid.</summary>
+    public void SetLength(string sessionId, int length)
+    {
+        if (!entries.TryGetValue(sessionId, out var e)) throw new InvalidOperationException($"session {sessionId} holds no KV slot");
+        if (length < 0 || length > layout.Positions) throw new ArgumentOutOfRangeException(nameof(length), $"length {length} outside 0..{layout.Positions}");
+        Resize(e, length);
+    }
+
+    /// <summary>Keeps only the first <paramref name="length"/> positions (rollback after a rejection): no copy.</summary>
     public void Truncate(string sessionId, int length)
     {
         if (!entries.TryGetValue(sessionId, out var e) || length >= e.Length) return;
         if (length <= 0) { Remove(sessionId, countEviction: false); return; }
-        UsedBytes -= e.Bytes;
-        e.Keys = Narrow(e.Keys, length);
-        e.Values = Narrow(e.Values, length);
-        e.Length = length;
-        UsedBytes += e.Bytes;
+        Resize(e, length);
     }
 
-    private static Tensor[] Narrow(Tensor[] tensors, int length)
+    private void Resize(Entry e, int length)
     {
-        var result = tensors.Select(t => t.narrow(2, 0, length).contiguous().DetachFromDisposeScope()).ToArray();
-        foreach (var t in tensors) t.Dispose();
-        return result;
+        Interlocked.Add(ref cachedPositions, length - e.Length);
+        e.Length = length;
     }
 
-    /// <summary>Frees the session's cache (session closed).</summary>
+    /// <summary>Frees the session's slot (session closed, or its cache must be rebuilt).</summary>
     public void Release(string sessionId) => Remove(sessionId, countEviction: false);
 
     /// <summary>Forces eviction of one session (tests, failover drills).</summary>
     public void Evict(string sessionId) => Remove(sessionId, countEviction: true);
 
-    /// <summary>Evicts least recently used sessions, except <paramref name="pinned"/>, until within budget.</summary>
-    public int EvictToBudget(IReadOnlySet<string> pinned)
+    private int TakeFreeSlot(IReadOnlySet<string> pinned)
     {
-        int evicted = 0;
-        var node = lru.Last;
-        while (UsedBytes > budgetBytes && node is not null)
+        if (freeSlots.Count == 0 && numSlots < maxSlots) Grow(Math.Min(maxSlots, numSlots * 2));
+        if (freeSlots.Count == 0)
         {
-            var previous = node.Previous;
-            if (!pinned.Contains(node.Value)) { Remove(node.Value, countEviction: true); evicted++; }
-            node = previous;
+            // Budget full: evict the least recently used session outside this batch.
+            for (var node = lru.Last; node is not null; node = node.Previous)
+                if (!pinned.Contains(node.Value)) { Remove(node.Value, countEviction: true); break; }
         }
-        return evicted;
+        return freeSlots.Count > 0 ? freeSlots.Pop() : throw new InvalidOperationException("no KV slot could be freed");
+    }
+
+    private void Grow(int slots)
+    {
+        var extra = slots - numSlots;
+        if (extra <= 0) return;
+        long[] shape = [extra, layout.Positions, layout.KvHeads, layout.HeadDim];
+        keyPool = Extend(keyPool, shape);
+        valuePool = Extend(valuePool, shape);
+        for (int s = slots - 1; s >= numSlots; s--) freeSlots.Push(s);
+        numSlots = slots;
+    }
+
+    private Tensor[] Extend(Tensor[] pools, long[] shape)
+    {
+        var result = new Tensor[layout.Layers];
+        for (int l = 0; l < layout.Layers; l++)
+        {
+            using var added = zeros(shape, device: device);
+            result[l] = (pools.Length == 0 ? added.clone() : cat([pools[l], added], 0)).DetachFromDisposeScope();
+            if (pools.Length > 0) pools[l].Dispose();
+        }
+        return result;
     }
 
     private void Touch(string sessionId, Entry e)
@@ -97,17 +197,20 @@ public sealed class KvCacheManager(long budgetBytes) : IDisposable
     private void Remove(string sessionId, bool countEviction)
     {
         if (!entries.Remove(sessionId, out var e)) return;
-        UsedBytes -= e.Bytes;
         if (e.Node is not null) lru.Remove(e.Node);
-        e.Dispose();
+        Resize(e, 0);
+        freeSlots.Push(e.Slot);
         if (countEviction) NumEvictions++;
     }
 
     public void Dispose()
     {
-        foreach (var e in entries.Values) e.Dispose();
+        foreach (var t in keyPool.Concat(valuePool)) t.Dispose();
+        keyPool = valuePool = [];
         entries.Clear();
+        Interlocked.Exchange(ref cachedPositions, 0);
         lru.Clear();
-        UsedBytes = 0;
+        freeSlots.Clear();
+        numSlots = 0;
     }
 }

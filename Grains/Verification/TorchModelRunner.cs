@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Synera.Grains.Verification;
 
 /// <summary>
-/// The TorchSharp LLM runner: pads a batch of (cached prefix, new tokens) sequences, runs one forward, and
-/// writes each session's extended K/V back to the <see cref="KvCacheManager"/>. Runs on CUDA when the silo
+/// The TorchSharp LLM runner: pads a batch of (cached prefix, new tokens) sequences, gathers their past K/V
+/// from the <see cref="KvCacheManager"/>'s pools, runs one forward, and writes the new positions back. Runs on CUDA when the silo
 /// has it (same code path), else CPU. Inputs are validated before they reach torch (a libtorch error aborts
 /// the process on this platform rather than raising an exception).
 /// </summary>
@@ -16,11 +16,11 @@ public sealed class TorchModelRunner : IVerifierModelRunner
     private readonly Transformer model;
     private readonly Device device;
 
-    public TorchModelRunner(Transformer model, Device device, KvCacheManager kvCache, string modelName, int maxSpanTokens)
+    public TorchModelRunner(Transformer model, Device device, long kvCacheBudgetBytes, string modelName, int maxSpanTokens)
     {
         this.model = model;
         this.device = device;
-        KvCache = kvCache;
+        KvCache = new KvCacheManager(KvLayout.For(model.Config), kvCacheBudgetBytes, device);
         Info = new VerifierModelInfo(modelName, model.Config.VocabSize, maxSpanTokens, model.Config.MaxPositions, device.type.ToString().ToLowerInvariant());
         EosTokenId = model.Config.EosTokenId;
     }
@@ -43,11 +43,13 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         Validate(inputs);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        int B = inputs.Count, layers = model.Config.NumLayers;
+        int B = inputs.Count, V = model.Config.VocabSize;
         var pastLengths = inputs.Select(i => i.StartPosition).ToArray();
         var newLengths = inputs.Select(i => i.InputIds.Length).ToArray();
         int maxPast = pastLengths.Max(), maxNew = newLengths.Max();
+        var slots = KvCache.AcquireSlots(inputs.Select(i => i.SessionId).ToList());
 
+        // Right-padded inputs; row b's tokens sit at positions pastLengths[b] + t.
         var ids = new long[B * maxNew];
         var positions = new long[B * maxNew];
         for (int b = 0; b < B; b++)
@@ -59,57 +61,53 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         var inputTensor = tensor(ids, [B, maxNew], device: device);
         var positionTensor = tensor(positions, [B, maxNew], device: device);
         var mask = AttentionMasks.Batched(pastLengths, newLengths, maxPast, maxNew, device);
-        var (pastKeys, pastValues) = maxPast == 0 ? (null, null) : GatherPast(inputs, maxPast);
-
+        var (pastKeys, pastValues) = maxPast == 0 ? (null, null) : KvCache.Gather(slots, maxPast);
         var result = model.Forward(inputTensor, positionTensor, mask, pastKeys, pastValues);
-        var logits = result.Logits.cpu();
+
+        StoreNewPositions(result, slots, pastLengths, newLengths, maxPast, maxNew);
+        for (int b = 0; b < B; b++) KvCache.SetLength(inputs[b].SessionId, pastLengths[b] + newLengths[b]);
+
+        // One copy of all logits to the host; each output takes its rows [LogitsFrom, length).
+        var logits = result.Logits.cpu().contiguous().data<float>().ToArray();
         var outputs = new RunnerOutput[B];
         for (int b = 0; b < B; b++)
         {
             int rows = newLengths[b] - inputs[b].LogitsFrom;
-            var slice = logits[b].narrow(0, inputs[b].LogitsFrom, rows).contiguous();
-            outputs[b] = new RunnerOutput(slice.data<float>().ToArray(), rows, model.Config.VocabSize);
-            // The session's new cache: its own past, then its own new positions (padding dropped).
-            var keys = new Tensor[layers];
-            var values = new Tensor[layers];
-            for (int l = 0; l < layers; l++)
-            {
-                keys[l] = Concat(result.Keys[l], b, pastLengths[b], maxPast, newLengths[b]);
-                values[l] = Concat(result.Values[l], b, pastLengths[b], maxPast, newLengths[b]);
-            }
-            KvCache.Store(inputs[b].SessionId, keys, values);
+            outputs[b] = new RunnerOutput(logits.AsSpan((b * maxNew + inputs[b].LogitsFrom) * V, rows * V).ToArray(), rows, V);
         }
         return outputs;
     }
 
-    private static Tensor Concat(Tensor present, int b, int past, int maxPast, int numNew)
+    /// <summary>Copies every real (non-padding) new position's K/V into its session's slot, one index_copy_ per pool.</summary>
+    private void StoreNewPositions(ForwardResult result, int[] slots, int[] pastLengths, int[] newLengths, int maxPast, int maxNew)
     {
-        var row = present.narrow(0, b, 1);
-        var own = past == 0 ? row.narrow(2, maxPast, numNew) : cat([row.narrow(2, 0, past), row.narrow(2, maxPast, numNew)], 2);
-        return own.contiguous();
-    }
-
-    /// <summary>Per layer, the sessions' cached K/V padded to <paramref name="maxPast"/> and stacked: (B, nkv, Pmax, hs).</summary>
-    private (Tensor[] keys, Tensor[] values) GatherPast(IReadOnlyList<RunnerInput> inputs, int maxPast)
-    {
-        int layers = model.Config.NumLayers;
+        int B = slots.Length, total = newLengths.Sum(), layers = model.Config.NumLayers;
+        var rows = new long[total];
+        var slotOfRow = new long[total];
+        var positionOfRow = new long[total];
+        for (int b = 0, r = 0; b < B; b++)
+            for (int t = 0; t < newLengths[b]; t++, r++)
+            {
+                rows[r] = b * maxNew + t;
+                slotOfRow[r] = slots[b];
+                positionOfRow[r] = pastLengths[b] + t;
+            }
+        using var rowIndex = tensor(rows, device: device);
         var keys = new Tensor[layers];
         var values = new Tensor[layers];
-        var cached = inputs.Select(i => KvCache.Get(i.SessionId)).ToArray();
         for (int l = 0; l < layers; l++)
         {
-            keys[l] = cat(cached.Select(c => Pad(c?.keys[l], maxPast)).ToArray(), 0);
-            values[l] = cat(cached.Select(c => Pad(c?.values[l], maxPast)).ToArray(), 0);
+            keys[l] = NewRows(result.Keys[l], rowIndex, maxPast, maxNew);
+            values[l] = NewRows(result.Values[l], rowIndex, maxPast, maxNew);
         }
-        return (keys, values);
+        KvCache.Write(slotOfRow, positionOfRow, keys, values);
     }
 
-    private Tensor Pad(Tensor? t, int length)
+    /// <summary>present (B, nkv, Pmax + Tmax, hs) → the selected new rows, (N, nkv, hs).</summary>
+    private static Tensor NewRows(Tensor present, Tensor rowIndex, int maxPast, int maxNew)
     {
-        var c = model.Config;
-        if (t is null) return zeros([1, c.NumKvHeads, length, c.HeadDim], device: device);
-        var have = (int)t.shape[2];
-        return have == length ? t : cat([t, zeros([1, c.NumKvHeads, length - have, c.HeadDim], device: device)], 2);
+        var fresh = present.narrow(2, maxPast, maxNew).transpose(1, 2);          // (B, Tmax, nkv, hs)
+        return fresh.reshape(-1, fresh.shape[2], fresh.shape[3]).index_select(0, rowIndex);
     }
 
     private void Validate(IReadOnlyList<RunnerInput> inputs)
@@ -119,6 +117,8 @@ public sealed class TorchModelRunner : IVerifierModelRunner
             if (input.InputIds.Length == 0) throw new ArgumentException($"session {input.SessionId}: empty input");
             if (input.StartPosition != KvCache.CachedLength(input.SessionId))
                 throw new InvalidOperationException($"session {input.SessionId}: input starts at {input.StartPosition} but {KvCache.CachedLength(input.SessionId)} positions are cached");
+            if (input.StartPosition + input.InputIds.Length > KvCache.Layout.Positions)
+                throw new ArgumentException($"session {input.SessionId}: {input.StartPosition + input.InputIds.Length} positions exceed the model's {KvCache.Layout.Positions}");
             if (input.LogitsFrom < 0 || input.LogitsFrom >= input.InputIds.Length)
                 throw new ArgumentException($"session {input.SessionId}: LogitsFrom {input.LogitsFrom} outside the input");
             foreach (var id in input.InputIds)

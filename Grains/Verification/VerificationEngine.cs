@@ -113,7 +113,7 @@ public sealed class VerificationEngine : IDisposable
         {
             foreach (var id in pendingReleases) { runner.KvCache.Release(id); everCached.Remove(id); }
             pendingReleases.Clear();
-            output = scheduler.Schedule(Stopwatch.GetTimestamp(), CostOf);
+            output = scheduler.Schedule(Stopwatch.GetTimestamp(), CostOf, runner.KvCache.MaxSessions);
             foreach (var request in output.Requests)
             {
                 if (!sessions.TryGetValue(request.SessionId, out var session)) continue;
@@ -162,6 +162,7 @@ public sealed class VerificationEngine : IDisposable
     private void RunBatch(List<(EngineRequest request, EngineSession session, RunnerInput input)> work, List<(EngineSession?, Verdict)> verdicts)
     {
         var clock = Stopwatch.StartNew();
+        var evictionsBefore = runner.KvCache.NumEvictions;
         IReadOnlyList<RunnerOutput> outputs;
         try
         {
@@ -179,6 +180,7 @@ public sealed class VerificationEngine : IDisposable
             return;
         }
         var computeMs = clock.Elapsed.TotalMilliseconds;
+        metrics.Evictions.Add(runner.KvCache.NumEvictions - evictionsBefore);   // slots taken from quiet sessions for this batch
         int numTokens = work.Sum(w => w.input.InputIds.Length);
         metrics.ComputeTime.Add(computeMs);
         metrics.BatchSize.Record(work.Count);
@@ -187,7 +189,6 @@ public sealed class VerificationEngine : IDisposable
         lock (gate)
         {
             for (int i = 0; i < work.Count; i++) Commit(work[i].request, work[i].session, outputs[i], verdicts);
-            runner.KvCache.EvictToBudget(work.Select(w => w.session.SessionId).ToHashSet());
         }
         metrics.StepTime.Record(clock.Elapsed.TotalMilliseconds);
         Load.Update(clock.Elapsed.TotalMilliseconds);

@@ -33,7 +33,7 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVer
         var options = new VerifierOptions { MaxTokensPerStep = 4096 };
         var (model, tokenizer) = ModelCheckpoint.Load(modelDir);
         using var engine = new VerificationEngine(
-            new TorchModelRunner(model, CPU, new KvCacheManager(options.KvCacheBudgetBytes), "bench", options.MaxSpanTokens),
+            new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "bench", options.MaxSpanTokens),
             new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
         var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
         var random = new Random(0);

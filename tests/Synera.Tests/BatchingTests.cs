@@ -15,7 +15,7 @@ public class BatchingTests
     public void BatchOfDifferentLengthsGivesTheSameLogitsAsEachAlone()
     {
         var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
-        using var batched = new TorchModelRunner(model, CPU, new KvCacheManager(1L << 30), "t", 64);
+        using var batched = new TorchModelRunner(model, CPU, 1L << 30, "t", 64);
         var sequences = new[] { Prompt("user: What is 1+2?"), Prompt("Sort 3 1."), Prompt("user: Tell me about Ana's red cat.\nassistant: Ana's") };
         var spans = new[] { TestModels.Tokenizer.Encode("abc"), TestModels.Tokenizer.Encode("x"), TestModels.Tokenizer.Encode("hello w") };
         // Give each session a cached prefix of a different length first (one at a time), then batch the spans.
@@ -103,5 +103,50 @@ public class BatchingTests
         Assert.Equal(prompt.Length + 1, v.CommittedLength);
         // A request drafted before that rejection is stale now.
         Assert.Equal(EnqueueStatus.Stale, h.Engine.Enqueue(new VerifyRequest("s", 1, 0, prompt.Length + 2, [], [5], [0.5f]), null));
+    }
+
+    /// <summary>
+    /// A KV budget of two session slots and three sessions taking turns: every turn evicts the least recently
+    /// used session, which re-prefills later; verdicts equal those of a budget that holds all three.
+    /// </summary>
+    [Fact]
+    public void BudgetEvictsLeastRecentlyUsedSessionsWithoutChangingVerdicts()
+    {
+        var prompts = Enumerable.Range(0, 3).Select(i => Prompt($"user: Sort {i} 4 2.\nassistant: ")).ToArray();
+        List<Verdict> Run(long budgetBytes, out long evictions, out long reprefilled)
+        {
+            using var h = new EngineHarness(TestModels.TinyTarget, new VerifierOptions { KvCacheBudgetBytes = budgetBytes });
+            var next = prompts.Select(p => (start: p.Length, epoch: 0)).ToArray();
+            for (int round = 0; round < 3; round++)
+                for (int i = 0; i < prompts.Length; i++)
+                {
+                    var draft = TestModels.Tokenizer.Encode("2 4");
+                    var request = new VerifyRequest($"s{i}", round, next[i].epoch, next[i].start, [], draft, draft.Select(_ => 0.9f).ToArray());
+                    Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(request, round == 0 ? EngineHarness.Setup(prompts[i]) : null));
+                    h.RunUntilIdle();
+                    var v = h.Verdicts[^1];
+                    next[i] = (v.CommittedLength, v.Epoch);
+                    Assert.True(h.Runner.KvCache.NumResident <= h.Runner.KvCache.MaxSessions);
+                }
+            evictions = h.Runner.KvCache.NumEvictions;
+            reprefilled = h.Engine.Stats.ReprefillTokens;
+            return h.Verdicts;
+        }
+        var slot = KvLayout.For(TransformerConfig.Load(Path.Combine(TestModels.TinyTarget, "config.json"))).BytesPerSlot;
+        var roomy = Run(8 * slot, out var roomyEvictions, out _);
+        var tight = Run(2 * slot, out var tightEvictions, out var reprefilled);
+        Assert.Equal(0, roomyEvictions);
+        Assert.Equal(7, tightEvictions);          // every turn after the first two needs the slot of the session before last
+        Assert.True(reprefilled > 0);
+        Assert.Equal(roomy.Select(v => (v.SessionId, v.NumAccepted, v.CorrectionTokenId, v.CommittedLength)),
+                     tight.Select(v => (v.SessionId, v.NumAccepted, v.CorrectionTokenId, v.CommittedLength)));
+    }
+
+    [Fact]
+    public void BudgetBelowOneSessionIsRefusedClearly()
+    {
+        var layout = new KvLayout(2, 2, 8, 64);
+        var e = Assert.Throws<ArgumentException>(() => new KvCacheManager(layout, layout.BytesPerSlot - 1));
+        Assert.Contains("holds no session", e.Message);
     }
 }

@@ -18,7 +18,7 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
     {
         options ??= new VerifierOptions();
         var (model, _) = ModelCheckpoint.Load(modelDir);
-        Runner = new TorchModelRunner(model, CPU, new KvCacheManager(options.KvCacheBudgetBytes), "test", options.MaxSpanTokens);
+        Runner = new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "test", options.MaxSpanTokens);
         Engine = new VerificationEngine(Runner, new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
     }
 
