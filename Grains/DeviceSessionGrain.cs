@@ -51,7 +51,8 @@ public sealed class DeviceSessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         await state.WriteStateAsync();
-        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch);
+        lastLoad = await Verifier.GetLoadAsync();
+        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, lastLoad.LoadFactor);
     }
 
     async Task<EnqueueStatus> IDeviceSessionGrain.VerifyAsync(VerifyRequest request)

@@ -5,9 +5,11 @@ namespace Synera.Abstractions.Messages;
 /// <param name="VerifierId">The verifier the session is pinned to.</param>
 /// <param name="Model">The served model's facts.</param>
 /// <param name="Epoch">The session's epoch after opening.</param>
+/// <param name="LoadFactor">The verifier's load factor now (1 = no pressure): a load-aware device starts with its budget times this.</param>
 [GenerateSerializer, Immutable]
 public sealed record SessionInfo(
     [property: Id(0)] string SessionId,
     [property: Id(1)] string VerifierId,
     [property: Id(2)] VerifierModelInfo Model,
-    [property: Id(3)] int Epoch);
+    [property: Id(3)] int Epoch,
+    [property: Id(4)] double LoadFactor = 1.0);

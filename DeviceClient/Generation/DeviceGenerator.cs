@@ -30,9 +30,16 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         if (options.Mode is GenerationMode.Slm or GenerationMode.Spec)
             return new OffloadPolicy(options.Metric, options.Mode == GenerationMode.Spec ? 1 : 0);
         if (devicePolicy is null || devicePolicy.Metric != options.Metric) devicePolicy = new OffloadPolicy(options.Metric, options.Budget);
-        devicePolicy.Budget = options.Budget;
+        // The cloud's last load factor carries over to the next request, so short answers under overload do
+        // not start at the full budget again before their first progress report.
+        devicePolicy.Budget = options.LoadAware ? options.Budget * LoadFactor : options.Budget;
         return devicePolicy;
     }
+
+    private double loadFactor = 1.0;
+
+    /// <summary>The verifier's load factor as last advised (1 = no pressure).</summary>
+    public double LoadFactor => Volatile.Read(ref loadFactor);
 
     public SyneraTokenizer Tokenizer => tokenizer;
 
@@ -70,6 +77,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
             var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget), options.LatencyTargetMs, options.Temperature, options.Seed), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
+            if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)
                 throw new InvalidOperationException($"the draft model's vocabulary ({runner.VocabSize}) differs from the cloud model's ({info.Model.VocabSize})");
         }
@@ -96,10 +104,12 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     }
 
     /// <summary>Sends the drafting history to the session grain (it persists it) and, when load-aware, takes its budget.</summary>
-    private static void ReportProgress(IDeviceSessionGrain session, GenerationLoop loop, ProgressReport report, GenerationOptions options) =>
+    private void ReportProgress(IDeviceSessionGrain session, GenerationLoop loop, ProgressReport report, GenerationOptions options) =>
         _ = session.ReportProgressAsync(report).ContinueWith(t =>
         {
-            if (t.IsCompletedSuccessfully && options.LoadAware) loop.Policy.Budget = t.Result.EffectiveFraction;
+            if (!t.IsCompletedSuccessfully || !options.LoadAware) return;
+            Volatile.Write(ref loadFactor, t.Result.LoadFactor);
+            loop.Policy.Budget = t.Result.EffectiveFraction;
         }, TaskScheduler.Default);
 
     /// <summary><c>llm</c> mode: the cloud generates with continuous batching; the device displays each token.</summary>
