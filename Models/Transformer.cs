@@ -46,10 +46,10 @@ public sealed class Attention : Module
     }
 
     /// <summary>
-    /// x (B, T, C); cos/sin (B, 1, T, hs); mask (B, 1, T, S) additive; past K/V (B, nkv, P, hs) or null.
-    /// Returns the output (B, T, C) and the present K/V (B, nkv, P + T, hs) for the cache.
+    /// x (B, T, C); cos/sin (B, 1, T, hs); mask (B, 1, T, S) additive over the S keys that
+    /// <paramref name="store"/> returns for this layer once it has taken the new K/V. Returns (B, T, C).
     /// </summary>
-    public (Tensor output, Tensor key, Tensor value) Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, Tensor? pastKey, Tensor? pastValue)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, IKvStore store, int layer)
     {
         using var scope = NewDisposeScope();
         long B = x.shape[0], T = x.shape[1];
@@ -58,11 +58,7 @@ public sealed class Attention : Module
         var v = v_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
         q = q * cos + RotateHalf(q) * sin;
         k = k * cos + RotateHalf(k) * sin;
-        if (pastKey is not null && pastValue is not null)
-        {
-            k = cat([pastKey, k], 2);                                                // (B, nkv, S, hs)
-            v = cat([pastValue, v], 2);
-        }
+        (k, v) = store.Append(layer, k, v);                                          // (B, nkv, S, hs)
         // Grouped-query attention without copying K/V: the `rep` query heads that share a K/V head
         // (HF repeat_kv order: consecutive) are stacked along the query axis, and the mask repeated to match.
         int rep = numHeads / numKvHeads;
@@ -70,8 +66,7 @@ public sealed class Attention : Module
         var groupedMask = rep > 1 ? mask.repeat(1, 1, rep, 1) : mask;                     // (B|1, 1, rep·T, S)
         var y = functional.scaled_dot_product_attention(qGrouped, k, v, groupedMask)      // softmax(q·kᵀ/√hs + mask)·v
             .view(B, numHeads, T, headDim).transpose(1, 2).reshape(B, T, numHeads * headDim);   // (B, T, C)
-        var output = o_proj.forward(y);
-        return (output.MoveToOuterDisposeScope(), k.contiguous().MoveToOuterDisposeScope(), v.contiguous().MoveToOuterDisposeScope());
+        return o_proj.forward(y).MoveToOuterDisposeScope();
     }
 
     /// <summary>(x1, x2) → (−x2, x1) over the two halves of the head dimension (HF rotate_half).</summary>
@@ -118,13 +113,12 @@ public sealed class DecoderLayer : Module
         RegisterComponents();
     }
 
-    public (Tensor x, Tensor key, Tensor value) Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, Tensor? pastKey, Tensor? pastValue)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, IKvStore store, int layer)
     {
         using var scope = NewDisposeScope();
-        var (a, k, v) = self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, pastKey, pastValue);
-        x = x + a;
+        x = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, store, layer);
         x = x + mlp.forward(post_attention_layernorm.forward(x));
-        return (x.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+        return x.MoveToOuterDisposeScope();
     }
 }
 
@@ -141,6 +135,33 @@ public sealed class DecoderTrunk : Module
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumLayers).Select(_ => new DecoderLayer(c)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
         RegisterComponents();
+    }
+}
+
+/// <summary>
+/// Where a forward pass keeps K/V: each attention layer hands over its new tokens' K/V (after RoPE) and gets
+/// back the K/V to attend over. The plain store concatenates to the past (<see cref="ConcatKvStore"/>); the
+/// verifier's writes into its preallocated slot pools and gathers the batch from them.
+/// </summary>
+public interface IKvStore
+{
+    /// <summary>new K/V (B, nkv, T, hs) of layer <paramref name="layer"/> → the K/V to attend over, (B, nkv, S, hs).</summary>
+    (Tensor keys, Tensor values) Append(int layer, Tensor newKeys, Tensor newValues);
+}
+
+/// <summary>present = cat(past, new) per layer, kept (outside any dispose scope) for the caller's <see cref="ForwardResult"/>.</summary>
+public sealed class ConcatKvStore(Tensor[]? pastKeys, Tensor[]? pastValues, int numLayers) : IKvStore
+{
+    public Tensor[] Keys { get; } = new Tensor[numLayers];
+    public Tensor[] Values { get; } = new Tensor[numLayers];
+
+    public (Tensor keys, Tensor values) Append(int layer, Tensor newKeys, Tensor newValues)
+    {
+        var k = pastKeys is null ? newKeys.contiguous() : cat([pastKeys[layer], newKeys], 2);
+        var v = pastValues is null ? newValues.contiguous() : cat([pastValues[layer], newValues], 2);
+        Keys[layer] = k.DetachFromDisposeScope();
+        Values[layer] = v.DetachFromDisposeScope();
+        return (k, v);
     }
 }
 
@@ -199,23 +220,25 @@ public sealed class Transformer : Module
     }
 
     /// <summary>Forward over a padded batch. inputIds/positions (B, T) int64; mask (B, 1, T, P + T) additive
-    /// float; pastKeys/pastValues per layer (B, nkv, P, hs) or null.</summary>
+    /// float; pastKeys/pastValues per layer (B, nkv, P, hs) or null. The result owns the present K/V.</summary>
     public ForwardResult Forward(Tensor inputIds, Tensor positions, Tensor mask, Tensor[]? pastKeys = null, Tensor[]? pastValues = null)
+    {
+        var store = new ConcatKvStore(pastKeys, pastValues, Config.NumLayers);
+        var logits = Forward(inputIds, positions, mask, store);
+        return new ForwardResult { Logits = logits, Keys = store.Keys, Values = store.Values };
+    }
+
+    /// <summary>Forward whose K/V live in <paramref name="store"/> (e.g. the verifier's slot pools); returns the
+    /// logits (B, T, V). mask (B, 1, T, S) is over the S keys the store returns.</summary>
+    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor mask, IKvStore store)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = Rotary(positions);
         var x = model.embed_tokens.forward(inputIds);                   // (B, T, C)
-        var keys = new Tensor[Config.NumLayers];
-        var values = new Tensor[Config.NumLayers];
-        for (int i = 0; i < Config.NumLayers; i++)
-        {
-            (x, keys[i], values[i]) = model.layers[i].Forward(x, cos, sin, mask, pastKeys?[i], pastValues?[i]);
-        }
+        for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, cos, sin, mask, store, i);
         x = model.norm.forward(x);
         var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (B, T, V)
-        foreach (var t in keys) t.MoveToOuterDisposeScope();
-        foreach (var t in values) t.MoveToOuterDisposeScope();
-        return new ForwardResult { Logits = logits.MoveToOuterDisposeScope(), Keys = keys, Values = values };
+        return logits.MoveToOuterDisposeScope();
     }
 
     /// <summary>Causal forward over whole sequences from position 0 (training, prefill).</summary>
@@ -227,7 +250,6 @@ public sealed class Transformer : Module
         var mask = AttentionMasks.Causal(T, 0, inputIds.device);
         var result = Forward(inputIds, positions, mask);
         result.Logits.MoveToOuterDisposeScope();
-        foreach (var t in result.Keys.Concat(result.Values)) t.MoveToOuterDisposeScope();
         return result;
     }
 

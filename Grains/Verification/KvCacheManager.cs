@@ -16,9 +16,9 @@ public sealed record KvLayout(int Layers, int KvHeads, int HeadDim, int Position
 
 /// <summary>
 /// The verifier's KV memory, as in vLLM's cache engine: per layer one preallocated K pool and one V pool of
-/// shape (slots, positions, kv heads, head dim), and a slot per resident session. A batch gathers its
-/// sessions' past with one <c>index_select</c> per pool and writes the new positions back with one
-/// <c>index_copy_</c>; rolling a session back after a rejection only shortens its length. Sessions that went
+/// shape (slots, kv heads, positions, head dim), and a slot per resident session. In a batched forward each
+/// layer writes its new positions into the slots with one <c>index_copy_</c> and reads the batch back with one
+/// <c>index_select</c> (<see cref="OpenBatch"/>); rolling a session back after a rejection only shortens its length. Sessions that went
 /// quiet keep their slot until the memory budget needs it; the least recently used one is evicted then and
 /// rebuilt later by re-prefilling its committed tokens (its cached length reads 0). Engine thread only.
 /// </summary>
@@ -92,38 +92,52 @@ public sealed class KvCacheManager : IDisposable
         return slots;
     }
 
-    /// <summary>Per layer, the past K and V of <paramref name="slots"/>, (B, kv heads, <paramref name="length"/>, head dim).</summary>
-    public (Tensor[] keys, Tensor[] values) Gather(int[] slots, int length)
-    {
-        using var index = tensor(slots.Select(s => (long)s).ToArray(), device: device);
-        var keys = new Tensor[layout.Layers];
-        var values = new Tensor[layout.Layers];
-        for (int l = 0; l < layout.Layers; l++)
-        {
-            keys[l] = keyPool[l].narrow(1, 0, length).index_select(0, index).transpose(1, 2);
-            values[l] = valuePool[l].narrow(1, 0, length).index_select(0, index).transpose(1, 2);
-        }
-        return (keys, values);
-    }
-
     /// <summary>
-    /// Writes new positions: row r of <paramref name="keys"/>/<paramref name="values"/> (per layer, (N, kv heads, head dim))
-    /// goes to position <paramref name="positions"/>[r] of slot <paramref name="slots"/>[r].
+    /// A forward pass's view of the pools for one batch: row b belongs to slot <paramref name="slots"/>[b], has
+    /// <paramref name="pastLengths"/>[b] cached positions and <paramref name="newLengths"/>[b] new tokens (right-padded
+    /// to <paramref name="maxNew"/>). Each layer's new K/V are written into the slots first; the layer then attends
+    /// over positions [0, max(past + new)) of its rows' slots (see <see cref="AttentionMasks.Aligned"/>).
     /// </summary>
-    public void Write(long[] slots, long[] positions, Tensor[] keys, Tensor[] values)
+    public IKvStore OpenBatch(int[] slots, int[] pastLengths, int[] newLengths, int maxNew) =>
+        new BatchStore(this, slots, pastLengths, newLengths, maxNew);
+
+    private sealed class BatchStore : IKvStore
     {
-        for (int r = 0; r < positions.Length; r++)
-            if (positions[r] < 0 || positions[r] >= layout.Positions)
-                throw new ArgumentOutOfRangeException(nameof(positions), $"position {positions[r]} outside the cache's {layout.Positions}");
-        using var flat = tensor(slots.Zip(positions, (s, p) => s * layout.Positions + p).ToArray(), device: device);
-        for (int l = 0; l < layout.Layers; l++)
+        private readonly KvCacheManager cache;
+        private readonly Tensor slotIndex, sourceRows, targetRows;
+        private readonly int attendLength;
+
+        public BatchStore(KvCacheManager cache, int[] slots, int[] pastLengths, int[] newLengths, int maxNew)
         {
-            Flat(keyPool[l]).index_copy_(0, flat, keys[l].reshape(-1, layout.KvHeads * layout.HeadDim));
-            Flat(valuePool[l]).index_copy_(0, flat, values[l].reshape(-1, layout.KvHeads * layout.HeadDim));
+            this.cache = cache;
+            var (heads, positions) = (cache.layout.KvHeads, cache.layout.Positions);
+            // Row (b, h, t) of the new K/V, flattened from (B, nkv, Tmax, hs), goes to row (slot, h, past + t) of the pool.
+            var source = new List<long>();
+            var target = new List<long>();
+            for (int b = 0; b < slots.Length; b++)
+                for (int h = 0; h < heads; h++)
+                    for (int t = 0; t < newLengths[b]; t++)
+                    {
+                        source.Add(((long)b * heads + h) * maxNew + t);
+                        target.Add(((long)slots[b] * heads + h) * positions + pastLengths[b] + t);
+                    }
+            slotIndex = tensor(slots.Select(x => (long)x).ToArray(), device: cache.device);
+            sourceRows = tensor(source.ToArray(), device: cache.device);
+            targetRows = tensor(target.ToArray(), device: cache.device);
+            attendLength = pastLengths.Zip(newLengths, (p, n) => p + n).Max();
+        }
+
+        public (Tensor keys, Tensor values) Append(int layer, Tensor newKeys, Tensor newValues) =>
+            (Write(cache.keyPool[layer], newKeys), Write(cache.valuePool[layer], newValues));
+
+        /// <summary>One index_copy_ into the pool, then one index_select of the batch's slots: (B, nkv, S, hs).</summary>
+        private Tensor Write(Tensor pool, Tensor fresh)
+        {
+            var hs = cache.layout.HeadDim;
+            pool.view(-1, hs).index_copy_(0, targetRows, fresh.reshape(-1, hs).index_select(0, sourceRows));
+            return pool.narrow(2, 0, attendLength).index_select(0, slotIndex);
         }
     }
-
-    private Tensor Flat(Tensor pool) => pool.view(-1, layout.KvHeads * layout.HeadDim);
 
     /// <summary>Records that the session's first <paramref name="length"/> positions are valid.</summary>
     public void SetLength(string sessionId, int length)
@@ -169,7 +183,7 @@ public sealed class KvCacheManager : IDisposable
     {
         var extra = slots - numSlots;
         if (extra <= 0) return;
-        long[] shape = [extra, layout.Positions, layout.KvHeads, layout.HeadDim];
+        long[] shape = [extra, layout.KvHeads, layout.Positions, layout.HeadDim];
         keyPool = Extend(keyPool, shape);
         valuePool = Extend(valuePool, shape);
         for (int s = slots - 1; s >= numSlots; s--) freeSlots.Push(s);

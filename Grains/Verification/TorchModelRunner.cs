@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Synera.Grains.Verification;
 
 /// <summary>
-/// The TorchSharp LLM runner: pads a batch of (cached prefix, new tokens) sequences, gathers their past K/V
-/// from the <see cref="KvCacheManager"/>'s pools, runs one forward, and writes the new positions back. Runs on CUDA when the silo
+/// The TorchSharp LLM runner: pads a batch of (cached prefix, new tokens) sequences and runs one forward whose
+/// attention layers write and read K/V in the <see cref="KvCacheManager"/>'s slot pools. Runs on CUDA when the silo
 /// has it (same code path), else CPU. Inputs are validated before they reach torch (a libtorch error aborts
 /// the process on this platform rather than raising an exception).
 /// </summary>
@@ -42,12 +42,29 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         if (inputs.Count == 0) return [];
         Validate(inputs);
         using var _ = no_grad();
+        var allSlots = KvCache.AcquireSlots(inputs.Select(i => i.SessionId).ToList());
+        // Inputs are right-padded to the longest in a forward, so a session's 40-token prefill would make 31
+        // four-token spans pay for 40 positions each. One forward per length bucket (powers of two) bounds
+        // the padding to 2x; a step is still one scheduler decision.
+        var outputs = new RunnerOutput[inputs.Count];
+        foreach (var bucket in Enumerable.Range(0, inputs.Count).GroupBy(i => BucketOf(inputs[i].InputIds.Length)))
+        {
+            var members = bucket.ToArray();
+            var results = ExecuteGroup(members.Select(i => inputs[i]).ToList(), members.Select(i => allSlots[i]).ToArray());
+            for (int m = 0; m < members.Length; m++) outputs[members[m]] = results[m];
+        }
+        return outputs;
+    }
+
+    private static int BucketOf(int length) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 4));
+
+    private RunnerOutput[] ExecuteGroup(IReadOnlyList<RunnerInput> inputs, int[] slots)
+    {
         using var scope = NewDisposeScope();
         int B = inputs.Count, V = model.Config.VocabSize;
         var pastLengths = inputs.Select(i => i.StartPosition).ToArray();
         var newLengths = inputs.Select(i => i.InputIds.Length).ToArray();
-        int maxPast = pastLengths.Max(), maxNew = newLengths.Max();
-        var slots = KvCache.AcquireSlots(inputs.Select(i => i.SessionId).ToList());
+        int maxNew = newLengths.Max();
 
         // Right-padded inputs; row b's tokens sit at positions pastLengths[b] + t.
         var ids = new long[B * maxNew];
@@ -60,15 +77,13 @@ public sealed class TorchModelRunner : IVerifierModelRunner
             }
         var inputTensor = tensor(ids, [B, maxNew], device: device);
         var positionTensor = tensor(positions, [B, maxNew], device: device);
-        var mask = AttentionMasks.Batched(pastLengths, newLengths, maxPast, maxNew, device);
-        var (pastKeys, pastValues) = maxPast == 0 ? (null, null) : KvCache.Gather(slots, maxPast);
-        var result = model.Forward(inputTensor, positionTensor, mask, pastKeys, pastValues);
-
-        StoreNewPositions(result, slots, pastLengths, newLengths, maxPast, maxNew);
+        int attendLength = Enumerable.Range(0, B).Max(b => pastLengths[b] + newLengths[b]);
+        var mask = AttentionMasks.Aligned(pastLengths, maxNew, attendLength, device);
+        var logitsTensor = model.Forward(inputTensor, positionTensor, mask, KvCache.OpenBatch(slots, pastLengths, newLengths, maxNew));
         for (int b = 0; b < B; b++) KvCache.SetLength(inputs[b].SessionId, pastLengths[b] + newLengths[b]);
 
         // One copy of all logits to the host; each output takes its rows [LogitsFrom, length).
-        var logits = result.Logits.cpu().contiguous().data<float>().ToArray();
+        var logits = logitsTensor.cpu().contiguous().data<float>().ToArray();
         var outputs = new RunnerOutput[B];
         for (int b = 0; b < B; b++)
         {
@@ -76,38 +91,6 @@ public sealed class TorchModelRunner : IVerifierModelRunner
             outputs[b] = new RunnerOutput(logits.AsSpan((b * maxNew + inputs[b].LogitsFrom) * V, rows * V).ToArray(), rows, V);
         }
         return outputs;
-    }
-
-    /// <summary>Copies every real (non-padding) new position's K/V into its session's slot, one index_copy_ per pool.</summary>
-    private void StoreNewPositions(ForwardResult result, int[] slots, int[] pastLengths, int[] newLengths, int maxPast, int maxNew)
-    {
-        int B = slots.Length, total = newLengths.Sum(), layers = model.Config.NumLayers;
-        var rows = new long[total];
-        var slotOfRow = new long[total];
-        var positionOfRow = new long[total];
-        for (int b = 0, r = 0; b < B; b++)
-            for (int t = 0; t < newLengths[b]; t++, r++)
-            {
-                rows[r] = b * maxNew + t;
-                slotOfRow[r] = slots[b];
-                positionOfRow[r] = pastLengths[b] + t;
-            }
-        using var rowIndex = tensor(rows, device: device);
-        var keys = new Tensor[layers];
-        var values = new Tensor[layers];
-        for (int l = 0; l < layers; l++)
-        {
-            keys[l] = NewRows(result.Keys[l], rowIndex, maxPast, maxNew);
-            values[l] = NewRows(result.Values[l], rowIndex, maxPast, maxNew);
-        }
-        KvCache.Write(slotOfRow, positionOfRow, keys, values);
-    }
-
-    /// <summary>present (B, nkv, Pmax + Tmax, hs) → the selected new rows, (N, nkv, hs).</summary>
-    private static Tensor NewRows(Tensor present, Tensor rowIndex, int maxPast, int maxNew)
-    {
-        var fresh = present.narrow(2, maxPast, maxNew).transpose(1, 2);          // (B, Tmax, nkv, hs)
-        return fresh.reshape(-1, fresh.shape[2], fresh.shape[3]).index_select(0, rowIndex);
     }
 
     private void Validate(IReadOnlyList<RunnerInput> inputs)

@@ -24,9 +24,12 @@ public sealed class GreedyGenerator(Transformer model)
             var input = tensor(new long[] { next }, [1, 1], device: device);
             var pos = tensor(new long[] { position }, [1, 1], device: device);
             var mask = AttentionMasks.Causal(1, position, device);
-            result = model.Forward(input, pos, mask, result.Keys, result.Values);
+            var previous = result;
+            result = model.Forward(input, pos, mask, previous.Keys, previous.Values);
+            previous.Dispose();                 // its K/V live outside the scope (ForwardResult owns them)
             position++;
         }
+        result.Dispose();
         return output;
     }
 }
