@@ -65,7 +65,7 @@ public sealed class Attention : Module
         var qGrouped = q.reshape(B, numKvHeads, rep * T, headDim);                        // (B, nkv, rep·T, hs)
         var groupedMask = rep > 1 ? mask.repeat(1, 1, rep, 1) : mask;                     // (B|1, 1, rep·T, S)
         var y = functional.scaled_dot_product_attention(qGrouped, k, v, groupedMask)      // softmax(q·kᵀ/√hs + mask)·v
-            .view(B, numHeads, T, headDim).transpose(1, 2).reshape(B, T, numHeads * headDim);   // (B, T, C)
+            .reshape(B, numHeads, T, headDim).transpose(1, 2).reshape(B, T, numHeads * headDim);   // (B, T, C); CUDA kernels may return it strided
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }
 

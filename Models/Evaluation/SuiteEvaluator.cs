@@ -54,9 +54,9 @@ public sealed class SuiteEvaluator(Transformer model, SyneraTokenizer tokenizer,
             answer.Add(tokenizer.EosId);
             var all = prompt.Concat(answer).ToArray();
             using var scope = NewDisposeScope();
-            var input = tensor(all.Select(i => (long)i).ToArray(), [1, all.Length]);
+            var input = tensor(all.Select(i => (long)i).ToArray(), [1, all.Length], device: draft.parameters().First().device);
             using var result = draft.Forward(input);
-            var choices = result.Logits[0].argmax(-1).data<long>().ToArray();   // choices[t] predicts all[t + 1]
+            var choices = result.Logits[0].argmax(-1).cpu().data<long>().ToArray();   // choices[t] predicts all[t + 1]
             for (int k = 0; k < answer.Count; k++)
             {
                 total++;

@@ -18,7 +18,7 @@ public sealed record VerifierBenchRow(string Name, int Sessions, int SpanTokens,
 /// N sessions each keep one span of k drafts in flight, the engine batches them, and we count the drafts
 /// it judges per second. The prefill limit is one long sequence through the model without a cache.
 /// </summary>
-public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVerdictSink
+public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device) : IVerdictSink
 {
     private readonly Dictionary<string, Verdict> last = [];
 
@@ -31,9 +31,9 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVer
     public VerifierBenchRow Measure(int sessions, int spanTokens)
     {
         var options = new VerifierOptions { MaxTokensPerStep = 4096 };
-        var (model, tokenizer) = ModelCheckpoint.Load(modelDir);
+        var (model, tokenizer) = ModelCheckpoint.Load(modelDir, device);
         using var engine = new VerificationEngine(
-            new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "bench", options.MaxSpanTokens),
+            new TorchModelRunner(model, device, options.KvCacheBudgetBytes, "bench", options.MaxSpanTokens),
             new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
         var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
         var random = new Random(0);
@@ -43,6 +43,7 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVer
             var id = $"s{s}";
             Verdict? v;
             lock (last) last.TryGetValue(id, out v);
+            if (v?.Kind == VerdictKind.Failed) throw new InvalidOperationException($"the engine failed session {id}: {v.Message}");
             var prompt = prompts[s % prompts.Count];
             int start = fresh || v is null ? prompt.Length : v.CommittedLength;
             int epoch = fresh || v is null ? 0 : v.Epoch;
@@ -72,16 +73,18 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration) : IVer
     /// <summary>Forward throughput over one long sequence (no cache): the compute-bound limit.</summary>
     public double PrefillTokensPerSecond(int length)
     {
-        var (model, _) = ModelCheckpoint.Load(modelDir);
+        var (model, _) = ModelCheckpoint.Load(modelDir, device);
         using var _ = no_grad();
         length = Math.Min(length, model.Config.MaxPositions);
-        var ids = tensor(Enumerable.Range(0, length).Select(i => (long)(4 + i % 90)).ToArray(), [1, length]);
-        for (int i = 0; i < 3; i++) model.Forward(ids).Dispose();
+        var ids = tensor(Enumerable.Range(0, length).Select(i => (long)(4 + i % 90)).ToArray(), [1, length], device: device);
+        // Reading one logit back waits for the queued kernels (CUDA runs asynchronously).
+        float Run() { using var r = model.Forward(ids); return r.Logits[0, -1, 0].item<float>(); }
+        for (int i = 0; i < 3; i++) Run();
         var clock = Stopwatch.StartNew();
         long tokens = 0;
         while (clock.Elapsed < duration)
         {
-            model.Forward(ids).Dispose();
+            Run();
             tokens += length;
         }
         return tokens / clock.Elapsed.TotalSeconds;

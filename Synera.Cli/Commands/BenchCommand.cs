@@ -3,6 +3,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Microsoft.Extensions.Logging;
 using Synera.Cli.Bench;
+using Synera.Grains.Verification;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Link;
@@ -21,14 +22,18 @@ public static class BenchCommand
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "runs", "bench") };
         var model = new Option<string?>("--model") { Description = "target model folder (default: models/target)" };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 6 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (cuda when available)", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
         var verifier = new Command("verifier", "Verified tokens/s through the real engine at 1, 8 and 32 sessions (spans of 4), and the prefill limit")
         {
-            output, model, seconds,
+            output, model, seconds, device,
         };
         verifier.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
-            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)));
+            var torchDevice = TorchModelRunner.SelectDevice(parse.GetValue(device)!);
+            AnsiConsole.MarkupLine($"device: {torchDevice.type.ToString().ToLowerInvariant()}, {Environment.ProcessorCount} CPU threads");
+            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice);
             var rows = new List<VerifierBenchRow>();
             foreach (var sessions in new[] { 1, 8, 32 })
             {
@@ -52,6 +57,7 @@ public static class BenchCommand
                 prefill_tok_s = prefill, ratio_32_over_1 = r32, ratio_32_over_prefill = rPrefill,
                 steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs }),
                 threads = Environment.ProcessorCount,
+                device = torchDevice.type.ToString().ToLowerInvariant(),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;
