@@ -35,6 +35,12 @@ public sealed class VerifierOptions
     /// <summary>p99 verify latency the load controller aims to keep (ms).</summary>
     public double TargetP99Ms { get; set; } = 250;
 
+    /// <summary>
+    /// A session with no request for this long is forgotten by the engine (tokens and KV slot), so devices that
+    /// vanish without closing cost nothing. One that comes back is answered NeedsHistory and resent by its grain.
+    /// </summary>
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Number of verifier grains sessions are spread over (one engine per silo serves them all).</summary>
     public int NumVerifierGrains { get; set; } = 1;
 }
@@ -49,6 +55,7 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.MaxTokensPerStep < o.MaxSpanTokens) errors.Add($"{nameof(o.MaxTokensPerStep)} must be at least {nameof(o.MaxSpanTokens)}");
         if (o.MaxQueuedRequests <= 0) errors.Add($"{nameof(o.MaxQueuedRequests)} must be positive");
         if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
+        if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.NumVerifierGrains <= 0) errors.Add($"{nameof(o.NumVerifierGrains)} must be positive");
         if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -19,6 +19,9 @@ public sealed class EngineSession(string sessionId, IEnumerable<int> history, in
     /// <summary>End position of the last span queued (where the next request must start).</summary>
     public int QueuedEnd { get; set; } = history.Count();
 
+    /// <summary>When a request of the session last arrived or was served (Stopwatch timestamp).</summary>
+    public long LastActive { get; set; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>Completes verdict deliveries in order (one chain per session).</summary>
     public Task LastDelivery { get; set; } = Task.CompletedTask;
 }

@@ -58,6 +58,7 @@ public sealed class VerificationEngine : IDisposable
                 };
             }
             if (!sessions.TryGetValue(request.SessionId, out var session)) return EnqueueStatus.NeedsHistory;
+            session.LastActive = Stopwatch.GetTimestamp();
             if (request.Epoch != session.Epoch || request.StartPosition != session.QueuedEnd) return EnqueueStatus.Stale;
             if (!scheduler.TryAdd(new EngineRequest(request, Stopwatch.GetTimestamp(), session.LatencyTargetMs))) return EnqueueStatus.Overloaded;
             session.QueuedEnd = request.StartPosition + request.NumTokens;
@@ -111,6 +112,7 @@ public sealed class VerificationEngine : IDisposable
         SchedulerOutput output;
         lock (gate)
         {
+            ExpireIdleSessions();
             foreach (var id in pendingReleases) { runner.KvCache.Release(id); everCached.Remove(id); }
             pendingReleases.Clear();
             output = scheduler.Schedule(Stopwatch.GetTimestamp(), CostOf, runner.KvCache.MaxSessions);
@@ -124,6 +126,24 @@ public sealed class VerificationEngine : IDisposable
         if (work.Count > 0) RunBatch(work, verdicts);
         foreach (var (session, verdict) in verdicts) Deliver(session, verdict);
         return output.Requests.Count;
+    }
+
+    private long lastExpiryScan = Stopwatch.GetTimestamp();
+
+    /// <summary>At most once a second: forgets sessions idle past <see cref="VerifierOptions.SessionIdleTimeout"/>. Under the gate.</summary>
+    private void ExpireIdleSessions()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(lastExpiryScan, now) < TimeSpan.FromSeconds(Math.Min(1, options.SessionIdleTimeout.TotalSeconds / 2))) return;
+        lastExpiryScan = now;
+        foreach (var session in sessions.Values.Where(s => Stopwatch.GetElapsedTime(s.LastActive, now) > options.SessionIdleTimeout).ToList())
+        {
+            if (session.QueuedEnd > session.Tokens.Count) continue;   // spans still in flight: not idle
+            sessions.Remove(session.SessionId);
+            pendingReleases.Add(session.SessionId);
+            Stats.ExpiredSessions++;
+            logger.LogInformation("Session {Session} expired after {Idle} without requests", session.SessionId, options.SessionIdleTimeout);
+        }
     }
 
     private static bool IsCurrent(EngineRequest r, EngineSession s) =>
@@ -198,6 +218,7 @@ public sealed class VerificationEngine : IDisposable
     private void Commit(EngineRequest request, EngineSession session, RunnerOutput rows, List<(EngineSession?, Verdict)> verdicts)
     {
         var r = request.Request;
+        session.LastActive = Stopwatch.GetTimestamp();
         var judgement = AcceptanceRule.Judge(rows, r.DraftTokenIds, r.DraftProbs, session.Temperature, session.Random);
         session.Tokens.AddRange(r.ContextTokenIds);
         session.Tokens.AddRange(r.DraftTokenIds.AsSpan(0, judgement.NumAccepted));
@@ -295,6 +316,7 @@ public sealed class EngineStats
     public long DraftedTokens;
     public long AcceptedTokens;
     public long ReprefillTokens;
+    public long ExpiredSessions;
 
     public void RecordStep(double ms, int requests, int tokens)
     {

@@ -149,4 +149,40 @@ public class BatchingTests
         var e = Assert.Throws<ArgumentException>(() => new KvCacheManager(layout, layout.BytesPerSlot - 1));
         Assert.Contains("holds no session", e.Message);
     }
+
+    [Fact]
+    public void IdleSessionsAreForgottenAndComeBackWithTheirHistory()
+    {
+        var prompt = Prompt("user: Sort 3 1 2.\nassistant: ");
+        using var h = new EngineHarness(TestModels.TinyTarget, new VerifierOptions { SessionIdleTimeout = TimeSpan.FromMilliseconds(200) });
+        var draft = TestModels.Tokenizer.Encode("1 2");
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], draft, [0.9f, 0.9f, 0.9f]), EngineHarness.Setup(prompt)));
+        h.RunUntilIdle();
+        var v = h.Verdicts[^1];
+        Assert.True(h.Runner.KvCache.CachedLength("s") > 0);
+        Thread.Sleep(400);
+        h.Engine.Step();                                              // an idle step runs the expiry scan
+        h.Engine.Step();                                              // and the next frees the KV slot
+        Assert.Null(h.Engine.CommittedTokens("s"));
+        Assert.Equal(0, h.Runner.KvCache.CachedLength("s"));
+        Assert.Equal(1, h.Engine.Stats.ExpiredSessions);
+        // The device comes back: the engine asks for the history, and with it the session continues where it was.
+        var next = new VerifyRequest("s", 1, v.Epoch, v.CommittedLength, [], draft, [0.9f, 0.9f, 0.9f]);
+        Assert.Equal(EnqueueStatus.NeedsHistory, h.Engine.Enqueue(next, null));
+        var committed = h.Verdicts.Count;
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(next, new SessionSetup(CommittedHistory(prompt, v, draft), v.Epoch, 0f, 0, 500)));
+        h.RunUntilIdle();
+        Assert.Equal(committed + 1, h.Verdicts.Count);
+        Assert.Equal(VerdictKind.Verified, h.Verdicts[^1].Kind);
+    }
+
+    private static int[] CommittedHistory(int[] prompt, Verdict v, int[] draft)
+    {
+        // committed = prompt + accepted drafts (+ the correction, if any)
+        var tokens = new List<int>(prompt);
+        tokens.AddRange(draft.Take(v.NumAccepted));
+        if (v.CorrectionTokenId >= 0) tokens.Add(v.CorrectionTokenId);
+        Assert.Equal(v.CommittedLength, tokens.Count);
+        return [.. tokens];
+    }
 }
