@@ -11,34 +11,8 @@ public static class AttentionMasks
     public const float Blocked = -1e9f;
 
     /// <summary>Mask (1, 1, T, P + T) for T new tokens after P cached ones: query i sees keys j ≤ P + i.</summary>
-    public static Tensor Causal(long numNew, long numPast, Device? device = null)
-    {
-        var S = numPast + numNew;
-        var data = new float[numNew * S];
-        for (long i = 0; i < numNew; i++)
-            for (long j = numPast + i + 1; j < S; j++) data[i * S + j] = Blocked;
-        return tensor(data, [1, 1, numNew, S], device: device);
-    }
-
-    /// <summary>
-    /// Mask (B, 1, Tmax, Pmax + Tmax) for a batch where row b has <paramref name="pastLengths"/>[b] cached
-    /// tokens (left-aligned in a past padded to Pmax) and <paramref name="newLengths"/>[b] new tokens
-    /// (left-aligned in Tmax). Query i of row b sees past keys j &lt; P_b and new keys Pmax + j for j ≤ i.
-    /// </summary>
-    public static Tensor Batched(IReadOnlyList<int> pastLengths, IReadOnlyList<int> newLengths, int maxPast, int maxNew, Device? device = null)
-    {
-        int B = pastLengths.Count, S = maxPast + maxNew;
-        var data = new float[B * maxNew * S];
-        Array.Fill(data, Blocked);
-        for (int b = 0; b < B; b++)
-            for (int i = 0; i < maxNew; i++)
-            {
-                int row = (b * maxNew + i) * S;
-                for (int j = 0; j < pastLengths[b]; j++) data[row + j] = 0;
-                for (int j = 0; j <= i; j++) data[row + maxPast + j] = 0;
-            }
-        return tensor(data, [B, 1, maxNew, S], device: device);
-    }
+    public static Tensor Causal(long numNew, long numPast, Device? device = null) =>
+        Aligned([(int)numPast], (int)numNew, (int)(numPast + numNew), device);
 
     /// <summary>
     /// Mask (B, 1, Tmax, S) for a batch whose row b attends over its own positions 0..S−1 (cache and new tokens

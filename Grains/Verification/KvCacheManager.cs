@@ -60,9 +60,6 @@ public sealed class KvCacheManager : IDisposable
     /// <summary>Bytes of K/V held for resident sessions' cached tokens.</summary>
     public long UsedBytes => Interlocked.Read(ref cachedPositions) * layout.BytesPerPosition;
 
-    /// <summary>Bytes of the pools as allocated (grows by doubling up to the budget).</summary>
-    public long AllocatedBytes => numSlots * layout.BytesPerSlot;
-
     public long NumEvictions { get; private set; }
     public int NumResident => entries.Count;
 
@@ -195,9 +192,10 @@ public sealed class KvCacheManager : IDisposable
         var result = new Tensor[layout.Layers];
         for (int l = 0; l < layout.Layers; l++)
         {
+            if (pools.Length == 0) { result[l] = zeros(shape, device: device).DetachFromDisposeScope(); continue; }
             using var added = zeros(shape, device: device);
-            result[l] = (pools.Length == 0 ? added.clone() : cat([pools[l], added], 0)).DetachFromDisposeScope();
-            if (pools.Length > 0) pools[l].Dispose();
+            result[l] = cat([pools[l], added], 0).DetachFromDisposeScope();   // pools grow by doubling, up to the budget
+            pools[l].Dispose();
         }
         return result;
     }
