@@ -13,9 +13,9 @@ namespace Synera.Tests;
 /// <summary>
 /// Many devices through one verifier (real silo, client, session grains, engine and shipped models): when they
 /// outnumber what it sustains, the load controller shrinks every device's offload budget by the same factor,
-/// every device keeps generating, verify latency stays far below that of the same crowd with budgets that
-/// ignore load, and budgets come back when the crowd leaves. The latency target itself is printed, not
-/// asserted: here the 32 devices share the verifier's two cores (see the closing note of issue 5).
+/// every device keeps generating, verify latency stays near its target and far below that of the same crowd
+/// with budgets that ignore load, and budgets come back when the crowd leaves. Here the 32 devices share the
+/// verifier's two cores, so single 100-ms windows still spike past the target (see the closing note of issue 5).
 /// </summary>
 public class OverloadTests(ITestOutputHelper output)
 {
@@ -30,7 +30,22 @@ public class OverloadTests(ITestOutputHelper output)
     [Fact]
     public async Task BudgetsShrinkFairlyUnderOverloadAndRecoverAfterwards()
     {
-        await using var cluster = await EmbeddedCluster.StartAsync(v => { v.ModelPath = TestModels.ShippedTarget; v.TargetP99Ms = TargetP99Ms; });
+        // One torch thread: the 32 in-process devices keep one of the two cores busy, and two torch threads would
+        // wait on each other at every barrier. This stands in for a verifier with cores of its own.
+        var threads = TorchSharp.torch.get_num_threads();
+        try
+        {
+            await Run();
+        }
+        finally
+        {
+            TorchSharp.torch.set_num_threads(threads);   // process-wide: leave it as the other tests expect
+        }
+    }
+
+    private async Task Run()
+    {
+        await using var cluster = await EmbeddedCluster.StartAsync(v => { v.ModelPath = TestModels.ShippedTarget; v.TargetP99Ms = TargetP99Ms; v.Threads = 1; });
         var engine = cluster.SiloServices.GetRequiredService<VerificationEngine>();
         var options = new GenerationOptions
         {
@@ -59,6 +74,7 @@ public class OverloadTests(ITestOutputHelper output)
         Assert.True(crowd.Max(r => r.Ratio) - crowd.Min(r => r.Ratio) <= 0.05, $"offload ratios spread over {crowd.Min(r => r.Ratio):P1}..{crowd.Max(r => r.Ratio):P1}");
         // Against the same crowd with budgets that ignore load: latency does not collapse, devices get further.
         double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+        Assert.True(Median(crowdP99) <= 2 * TargetP99Ms, $"median window p99 {Median(crowdP99):F0} ms under the crowd, target {TargetP99Ms} ms");
         Assert.True(Median(crowdP99) < 0.5 * Median(uncontrolledP99),
             $"median window p99 {Median(crowdP99):F0} ms with load control vs {Median(uncontrolledP99):F0} ms without");
         Assert.True(crowd.Sum(r => r.Generated) > 2 * uncontrolled.Sum(r => r.Generated),
