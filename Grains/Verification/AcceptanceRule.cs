@@ -11,7 +11,8 @@ public readonly record struct Judgement(int NumAccepted, int CorrectionTokenId, 
 /// result reproduces greedy LLM decoding exactly. Sampled: the speculative-sampling rule — accept draft x
 /// with probability min(1, p(x)/q(x)); on rejection sample from the residual max(0, p − q), normalised.
 /// The device sends only q(x) for the drafted token (no full distributions), so the residual treats q as
-/// zero elsewhere, i.e. p with x removed — exact for a greedy (deterministic) drafter.
+/// zero elsewhere, i.e. p with x removed. That is exact when q(x) = 1 (AcceptanceRuleTests); for a device that
+/// samples (q(x) &lt; 1) it is an approximation that leans towards the drafter, the price of not sending q.
 /// </summary>
 public static class AcceptanceRule
 {
