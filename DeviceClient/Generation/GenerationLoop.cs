@@ -42,6 +42,8 @@ internal sealed class GenerationLoop
     private int committed, cloudEnd, epoch, round;
     private long seq;
     private bool finished, lastUncertain;
+    private bool cloudLost;                            // a verdict timed out: the rest of this answer is the SLM's
+    private int numVerdictTimeouts;
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
     private readonly List<double> interTokenMs = [];
@@ -89,12 +91,26 @@ internal sealed class GenerationLoop
                 try { Apply(await events.ReadAsync(timeout.Token)); }
                 catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
                 {
-                    throw new TimeoutException($"session {sessionId}: no verdict from the cloud within {options.VerdictTimeout.TotalSeconds:F0}s");
+                    GiveUpOnCloud();
                 }
                 continue;
             }
             await DraftOneAsync(cancellation);
         }
+    }
+
+    /// <summary>
+    /// No verdict within <see cref="GenerationOptions.VerdictTimeout"/>: the device does not stall longer. The
+    /// pending spans' drafts become its own (as if refused), nothing more is offloaded for this answer, and
+    /// verdicts that still arrive find no pending span and are ignored. The next answer opens a fresh session.
+    /// </summary>
+    private void GiveUpOnCloud()
+    {
+        numVerdictTimeouts++;
+        cloudLost = true;
+        foreach (var p in pending) Unflag(p);
+        pending.Clear();
+        round++;
     }
 
     private bool DraftingStopped => tokens.Count >= maxTotal || (tokens.Count > promptLength && tokens[^1] == tokenizer.EosId);
@@ -115,14 +131,16 @@ internal sealed class GenerationLoop
         int token = sampler.Pick();
         var text = tokenizer.TokenText(token);
         var decision = policy.Decide(probabilities, importance.Score(text, tokens.Count - promptLength, lastUncertain));
+        bool offload = decision.Offload && !cloudLost;
+        if (decision.Offload && cloudLost) policy.Discard(0, 1);   // not sent: its credit goes back to the device
         lastUncertain = decision.Confidence < 0.5f;
         recentConfidences.Add(decision.Confidence);
         tokens.Add(token);
-        flagged.Add(decision.Offload);
+        flagged.Add(offload);
         verified.Add(false);
         draftProbs.Add(probabilities[token]);
         numDrafted++;
-        if (decision.Offload) numOffloaded++;
+        if (offload) numOffloaded++;
         if (numDrafted % ProgressEvery == 0 && OnProgress is not null)
         {
             OnProgress(new ProgressReport(recentConfidences.Count, (int)Math.Clamp(numOffloaded - offloadedAtLastReport, 0, recentConfidences.Count), 0, [.. recentConfidences], policy.Threshold));
@@ -139,10 +157,10 @@ internal sealed class GenerationLoop
         bool send = options.Mode switch
         {
             GenerationMode.Spec => tokens.Count - cloudEnd >= options.SpecSpanLength || DraftingStopped,
-            GenerationMode.Synera or GenerationMode.Route => decision.Offload,
+            GenerationMode.Synera or GenerationMode.Route => offload,
             _ => false,
         };
-        if (send) SendSpan();
+        if (send && !cloudLost) SendSpan();
         var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
         if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
     }
@@ -286,6 +304,7 @@ internal sealed class GenerationLoop
         NumOffloaded = numOffloaded,
         NumWastedOffloads = numWastedOffloads,
         NumRefusedOffloads = numRefusedOffloads,
+        NumVerdictTimeouts = numVerdictTimeouts,
         NumJudged = numJudged,
         NumAccepted = numAccepted,
         NumCorrections = numCorrections,

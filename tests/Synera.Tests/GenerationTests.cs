@@ -69,4 +69,26 @@ public class GenerationTests(ShippedClusterFixture fixture)
             Assert.True(result.Stats.NumOffloaded > 0);
         }
     }
+
+    /// <summary>
+    /// A cloud that answers after the device's verdict timeout (emulated RTT of 4 s, timeout 300 ms): the device
+    /// stops waiting, keeps its own drafts and finishes the answer with the SLM, so the output is slm mode's.
+    /// </summary>
+    [Fact]
+    public async Task DeviceFinishesWithItsSlmWhenVerdictsTimeOut()
+    {
+        var late = Greedy(GenerationMode.Synera, 1.0) with
+        {
+            Link = new DeviceClient.Link.LinkOptions(RttMs: 4000), VerdictTimeout = TimeSpan.FromMilliseconds(300), MaxLookahead = 4,
+        };
+        var prompt = Prompts[2];
+        var slm = await Generate(prompt, Greedy(GenerationMode.Slm));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await Generate(prompt, late);
+        Assert.Equal(slm.TokenIds, result.TokenIds);
+        Assert.Equal(1, result.Stats.NumVerdictTimeouts);
+        Assert.Equal(0, result.Stats.NumOffloaded);                 // nothing was verified, so nothing counts as offloaded
+        Assert.True(result.Stats.NumRefusedOffloads > 0);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+    }
 }
