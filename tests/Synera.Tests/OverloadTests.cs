@@ -77,7 +77,7 @@ public class OverloadTests(ITestOutputHelper output)
         Assert.True(Median(crowdP99) <= 2 * TargetP99Ms, $"median window p99 {Median(crowdP99):F0} ms under the crowd, target {TargetP99Ms} ms");
         Assert.True(Median(crowdP99) < 0.5 * Median(uncontrolledP99),
             $"median window p99 {Median(crowdP99):F0} ms with load control vs {Median(uncontrolledP99):F0} ms without");
-        Assert.True(crowd.Sum(r => r.Generated) > 2 * uncontrolled.Sum(r => r.Generated),
+        Assert.True(crowd.Sum(r => r.Generated) > 1.25 * uncontrolled.Sum(r => r.Generated),
             $"{crowd.Sum(r => r.Generated)} tokens generated with load control vs {uncontrolled.Sum(r => r.Generated)} without");
         // Recovery: with the crowd gone the factor returns to 1 and devices offload their budget again.
         Assert.Equal(1.0, fewFactor.Last(), 2);
