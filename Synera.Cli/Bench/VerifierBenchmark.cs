@@ -18,7 +18,9 @@ public sealed record VerifierBenchRow(string Name, int Sessions, int SpanTokens,
 /// N sessions each keep one span of k drafts in flight, the engine batches them, and we count the drafts
 /// it judges per second. The prefill limit is one long sequence through the model without a cache.
 /// </summary>
-public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device) : IVerdictSink
+/// <param name="answerTokens">Tokens a session commits after its prompt before it ends and a new one starts
+/// (an answer's length); capped by the model's window.</param>
+public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device, int answerTokens) : IVerdictSink
 {
     private readonly Dictionary<string, Verdict> last = [];
 
@@ -47,7 +49,7 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
             var prompt = prompts[s % prompts.Count];
             int start = fresh || v is null ? prompt.Length : v.CommittedLength;
             int epoch = fresh || v is null ? 0 : v.Epoch;
-            if (start + spanTokens + 2 >= model.Config.MaxPositions) { fresh = true; start = prompt.Length; epoch = 0; }
+            if (start + spanTokens + 2 >= Math.Min(model.Config.MaxPositions, prompt.Length + answerTokens)) { fresh = true; start = prompt.Length; epoch = 0; }
             var drafts = Enumerable.Range(0, spanTokens).Select(_ => random.Next(4, tokenizer.VocabSize)).ToArray();
             var request = new VerifyRequest(id, seq++, epoch, start, [], drafts, drafts.Select(_ => 0.5f).ToArray());
             var status = engine.Enqueue(request, fresh ? new SessionSetup(prompt, 0, 0, 0, 1000) : null);

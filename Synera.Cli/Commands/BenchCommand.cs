@@ -24,16 +24,22 @@ public static class BenchCommand
         var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 6 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto (cuda when available)", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
+        var answerTokens = new Option<int>("--answer-tokens")
+        {
+            Description = "tokens a session commits before it ends and a new one starts (default 256: sessions fill the model's window; 96 is a generation's limit)",
+            DefaultValueFactory = _ => 256,
+        };
         var verifier = new Command("verifier", "Verified tokens/s through the real engine at 1, 8 and 32 sessions (spans of 4), and the prefill limit")
         {
-            output, model, seconds, device,
+            output, model, seconds, device, answerTokens,
         };
         verifier.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             var torchDevice = TorchModelRunner.SelectDevice(parse.GetValue(device)!);
             AnsiConsole.MarkupLine($"device: {torchDevice.type.ToString().ToLowerInvariant()}, {Environment.ProcessorCount} CPU threads");
-            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice);
+            if (parse.GetValue(answerTokens) < 8) throw new ArgumentException("--answer-tokens must be at least 8");
+            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens));
             var rows = new List<VerifierBenchRow>();
             foreach (var sessions in new[] { 1, 8, 32 })
             {
@@ -58,6 +64,7 @@ public static class BenchCommand
                 steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs }),
                 threads = Environment.ProcessorCount,
                 device = torchDevice.type.ToString().ToLowerInvariant(),
+                answer_tokens = parse.GetValue(answerTokens),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;
