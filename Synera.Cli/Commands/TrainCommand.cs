@@ -16,7 +16,7 @@ public static class TrainCommand
         var quick = new Option<bool>("--quick") { Description = "train for a few seconds (tests, smoke checks)" };
         var steps = new Option<int?>("--steps") { Description = "optimizer steps (default: 6000 target, 3000 draft)" };
         var minutes = new Option<double>("--max-minutes") { Description = "stop and save after this wall time", DefaultValueFactory = _ => 90 };
-        var output = new Option<string?>("--out") { Description = "model folder (default: models/<model>)" };
+        var output = new Option<string?>("--out") { Description = "model folder (default: runs/models/<model>; pass models/<model> to replace the shipped weights)" };
         var fresh = new Option<bool>("--fresh") { Description = "ignore an existing checkpoint instead of resuming" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42 };
         var weights = new Option<string?>("--task-weights") { Description = "curriculum, e.g. add=3,sub=3,prose=0.3 (default: uniform)" };
@@ -25,7 +25,8 @@ public static class TrainCommand
         {
             var kind = parse.GetValue(model)!;
             bool isQuick = parse.GetValue(quick);
-            var dir = parse.GetValue(output) ?? Path.Combine(RepoPaths.Models, kind);
+            // Not models/<kind> by default: a CPU run must not silently replace the shipped (e.g. GPU-trained) weights.
+            var dir = parse.GetValue(output) ?? Path.Combine(RepoPaths.Root, "runs", "models", kind);
             var options = new TrainOptions
             {
                 Kind = kind,
