@@ -102,7 +102,7 @@ public sealed class KvCacheManager : IDisposable
     {
         private readonly KvCacheManager cache;
         private readonly Tensor slotIndex, sourceRows, targetRows;
-        private readonly int attendLength;
+        private readonly int attendLength, firstSlot;
 
         public BatchStore(KvCacheManager cache, int[] slots, int[] pastLengths, int[] newLengths, int maxNew)
         {
@@ -118,6 +118,9 @@ public sealed class KvCacheManager : IDisposable
                         source.Add(((long)b * heads + h) * maxNew + t);
                         target.Add(((long)slots[b] * heads + h) * positions + pastLengths[b] + t);
                     }
+            // Rows on consecutive slots (every resident session in the step, in slot order) read the pool through
+            // a view instead of gathering a copy.
+            firstSlot = slots.Select((slot, b) => slot - b).Distinct().Count() == 1 ? slots[0] : -1;
             slotIndex = tensor(slots.Select(x => (long)x).ToArray(), device: cache.device);
             sourceRows = tensor(source.ToArray(), device: cache.device);
             targetRows = tensor(target.ToArray(), device: cache.device);
@@ -127,12 +130,14 @@ public sealed class KvCacheManager : IDisposable
         public (Tensor keys, Tensor values) Append(int layer, Tensor newKeys, Tensor newValues) =>
             (Write(cache.keyPool[layer], newKeys), Write(cache.valuePool[layer], newValues));
 
-        /// <summary>One index_copy_ into the pool, then one index_select of the batch's slots: (B, nkv, S, hs).</summary>
+        /// <summary>One index_copy_ into the pool, then the batch's slots, (B, nkv, S, hs): a view of the pool when
+        /// they are consecutive (measured ~35 % faster for 32 sessions on 2 CPU cores), else one index_select.</summary>
         private Tensor Write(Tensor pool, Tensor fresh)
         {
             var hs = cache.layout.HeadDim;
             pool.view(-1, hs).index_copy_(0, targetRows, fresh.reshape(-1, hs).index_select(0, sourceRows));
-            return pool.narrow(2, 0, attendLength).index_select(0, slotIndex);
+            var window = pool.narrow(2, 0, attendLength);
+            return firstSlot >= 0 ? window.narrow(0, firstSlot, slotIndex.shape[0]) : window.index_select(0, slotIndex);
         }
     }
 

@@ -49,7 +49,7 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         var outputs = new RunnerOutput[inputs.Count];
         foreach (var bucket in Enumerable.Range(0, inputs.Count).GroupBy(i => BucketOf(inputs[i].InputIds.Length)))
         {
-            var members = bucket.ToArray();
+            var members = bucket.OrderBy(i => allSlots[i]).ToArray();   // slot order lets the KV store read a view
             var results = ExecuteGroup(members.Select(i => inputs[i]).ToList(), members.Select(i => allSlots[i]).ToArray());
             for (int m = 0; m < members.Length; m++) outputs[members[m]] = results[m];
         }

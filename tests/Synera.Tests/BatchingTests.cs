@@ -34,6 +34,34 @@ public class BatchingTests
         }
     }
 
+    /// <summary>
+    /// The KV store reads a batch on consecutive slots through a view and any other batch by gathering; both
+    /// must give each sequence's own logits. Releasing the middle session leaves slots 0, 2, 3 (gathered);
+    /// the last three sessions on 2, 3, 4 are read as a view.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 0, 2, 3 })]
+    [InlineData(new[] { 2, 3, 4 })]
+    public void BatchOnScatteredOrConsecutiveSlotsGivesEachSequencesOwnLogits(int[] batch)
+    {
+        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
+        using var runner = new TorchModelRunner(model, CPU, 1L << 30, "t", 64);
+        var prompts = Enumerable.Range(0, 5).Select(i => Prompt($"user: Reverse {new string((char)('a' + i), i + 2)}.")).ToArray();
+        for (int i = 0; i < prompts.Length; i++) runner.Execute([new RunnerInput($"s{i}", prompts[i], 0, 0)]);
+        runner.KvCache.Release("s1");
+        var span = TestModels.Tokenizer.Encode("ab");
+        var outputs = runner.Execute(batch.Select(i => new RunnerInput($"s{i}", span, prompts[i].Length, 0)).ToList());
+        for (int k = 0; k < batch.Length; k++)
+        {
+            using var _ = no_grad();
+            int[] all = [.. prompts[batch[k]], .. span];
+            using var alone = model.Forward(tensor(all.Select(x => (long)x).ToArray(), [1, all.Length]));
+            var expected = alone.Logits[0].narrow(0, prompts[batch[k]].Length, span.Length).contiguous().data<float>().ToArray();
+            var maxDiff = expected.Zip(outputs[k].Logits, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(maxDiff <= 1e-4, $"session s{batch[k]}: max diff {maxDiff}");
+        }
+    }
+
     [Fact]
     public void SessionsVerifiedInOneBatchGetTheSameVerdictsAsVerifiedAlone()
     {
