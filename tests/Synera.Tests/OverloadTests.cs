@@ -13,8 +13,8 @@ namespace Synera.Tests;
 /// <summary>
 /// Many devices through one verifier (real silo, client, session grains, engine and shipped models): when they
 /// outnumber what it sustains, the load controller shrinks every device's offload budget by the same factor,
-/// every device keeps generating, verify latency stays near its target and far below that of the same crowd
-/// with budgets that ignore load, and budgets come back when the crowd leaves. Here the crowd of devices shares the
+/// every device keeps generating, verify latency stays near its target and below that of the same crowd with
+/// budgets that ignore load, and budgets come back when the crowd leaves. Here the crowd of devices shares the
 /// verifier's two cores, so single 100-ms windows still spike past the target (see the closing note of issue 5).
 /// </summary>
 public class OverloadTests(ITestOutputHelper output)
