@@ -154,13 +154,13 @@ internal sealed class GenerationLoop
             runner.Forward(oneToken).CopyTo(nextLogits);
         }
 
-        bool send = options.Mode switch
+        bool send = !cloudLost && options.Mode switch
         {
             GenerationMode.Spec => tokens.Count - cloudEnd >= options.SpecSpanLength || DraftingStopped,
             GenerationMode.Synera or GenerationMode.Route => offload,
             _ => false,
         };
-        if (send && !cloudLost) SendSpan();
+        if (send) SendSpan();
         var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
         if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
     }

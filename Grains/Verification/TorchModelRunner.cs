@@ -21,7 +21,7 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         this.model = model;
         this.device = device;
         KvCache = new KvCacheManager(KvLayout.For(model.Config), kvCacheBudgetBytes, device);
-        Info = new VerifierModelInfo(modelName, model.Config.VocabSize, maxSpanTokens, model.Config.MaxPositions, device.type.ToString().ToLowerInvariant());
+        Info = new VerifierModelInfo(modelName, model.Config.VocabSize, maxSpanTokens, model.Config.MaxPositions, DeviceName(device));
         EosTokenId = model.Config.EosTokenId;
     }
 
@@ -36,6 +36,9 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         "cpu" => CPU,
         _ => cuda.is_available() ? CUDA : CPU,
     };
+
+    /// <summary><c>cpu</c> or <c>cuda</c>, as reported to devices and written in benchmark files.</summary>
+    public static string DeviceName(Device device) => device.type.ToString().ToLowerInvariant();
 
     public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
     {

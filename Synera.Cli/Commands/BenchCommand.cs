@@ -22,8 +22,7 @@ public static class BenchCommand
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "runs", "bench") };
         var model = new Option<string?>("--model") { Description = "target model folder (default: models/target)" };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 6 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (cuda when available)", DefaultValueFactory = _ => "cpu" };
-        device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
+        var device = DeviceOption.Create();
         var answerTokens = new Option<int>("--answer-tokens")
         {
             Description = "tokens a session commits before it ends and a new one starts (default 256: sessions fill the model's window; 96 is a generation's limit)",
@@ -36,8 +35,8 @@ public static class BenchCommand
         verifier.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
-            var torchDevice = TorchModelRunner.SelectDevice(parse.GetValue(device)!);
-            AnsiConsole.MarkupLine($"device: {torchDevice.type.ToString().ToLowerInvariant()}, {Environment.ProcessorCount} CPU threads");
+            var torchDevice = DeviceOption.Resolve(parse, device);
+            AnsiConsole.MarkupLine($"device: {TorchModelRunner.DeviceName(torchDevice)}, {Environment.ProcessorCount} CPU threads");
             if (parse.GetValue(answerTokens) < 8) throw new ArgumentException("--answer-tokens must be at least 8");
             var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens));
             var rows = new List<VerifierBenchRow>();
@@ -63,7 +62,7 @@ public static class BenchCommand
                 prefill_tok_s = prefill, ratio_32_over_1 = r32, ratio_32_over_prefill = rPrefill,
                 steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs }),
                 threads = Environment.ProcessorCount,
-                device = torchDevice.type.ToString().ToLowerInvariant(),
+                device = TorchModelRunner.DeviceName(torchDevice),
                 answer_tokens = parse.GetValue(answerTokens),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
+using Synera.Grains.Verification;
 using Synera.Models;
 using Synera.Models.Data;
 using Synera.Models.Evaluation;
@@ -17,8 +18,7 @@ public static class EvalCommand
         var output = new Option<string?>("--out") { Description = "JSON report path (default: runs/eval-<model>.json)" };
         var agreement = new Option<string?>("--draft") { Description = "also measure this draft's teacher-forced token agreement with the model" };
         var limit = new Option<int>("--limit") { Description = "evaluate only the first N examples per task (0 = all)" };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (cuda when available)", DefaultValueFactory = _ => "cpu" };
-        device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
+        var device = DeviceOption.Create();
         var command = new Command("eval", "Greedy exact-match accuracy of a model on a task suite") { model, suite, output, agreement, limit, device };
         command.SetAction(parse =>
         {
@@ -27,7 +27,7 @@ public static class EvalCommand
             var examples = TaskGenerator.ReadJsonl(parse.GetValue(suite) ?? RepoPaths.HeldOutSuite);
             var perTask = parse.GetValue(limit);
             if (perTask > 0) examples = examples.GroupBy(e => e.Task).SelectMany(g => g.Take(perTask)).ToList();
-            var torchDevice = Synera.Grains.Verification.TorchModelRunner.SelectDevice(parse.GetValue(device)!);
+            var torchDevice = DeviceOption.Resolve(parse, device);
             var (transformer, tokenizer) = ModelCheckpoint.Load(dir, torchDevice);
             var name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/'));
             var report = new SuiteEvaluator(transformer, tokenizer, name).Evaluate(examples);
@@ -42,13 +42,13 @@ public static class EvalCommand
             foreach (var (task, acc) in report.PerTask) table.AddRow(task, $"{acc:P1}");
             table.AddRow("[bold]all[/]", $"[bold]{report.Accuracy:P1}[/]");
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"{report.Examples} examples, {report.Tokens} tokens, {report.Seconds:F1}s on {torchDevice.type.ToString().ToLowerInvariant()}" + (agree is null ? "" : $", draft agreement {agree:P1}"));
+            AnsiConsole.MarkupLine($"{report.Examples} examples, {report.Tokens} tokens, {report.Seconds:F1}s on {TorchModelRunner.DeviceName(torchDevice)}" + (agree is null ? "" : $", draft agreement {agree:P1}"));
             var path = parse.GetValue(output) ?? Path.Combine(RepoPaths.Root, "runs", $"eval-{name}.json");
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
                 model = report.Model, accuracy = report.Accuracy, per_task = report.PerTask, tokens = report.Tokens,
-                examples = report.Examples, seconds = report.Seconds, draft_agreement = agree, device = torchDevice.type.ToString().ToLowerInvariant(),
+                examples = report.Examples, seconds = report.Seconds, draft_agreement = agree, device = TorchModelRunner.DeviceName(torchDevice),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;
