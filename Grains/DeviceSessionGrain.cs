@@ -126,7 +126,14 @@ public sealed class DeviceSessionGrain(
     {
         var s = state.State;
         if (!s.IsOpen) return;
+        if (verdict.Epoch < s.Epoch)
+        {
+            // Left over from before this grain resynchronised the session: the device has moved on too.
+            await Stream.OnNextAsync(verdict);
+            return;
+        }
         var span = s.InFlight.Find(f => f.Seq == verdict.Seq);
+        string? lostTrack = null;
         switch (verdict.Kind)
         {
             case VerdictKind.Verified when span is not null && span.StartPosition == s.CommittedTokenIds.Count:
@@ -135,6 +142,9 @@ public sealed class DeviceSessionGrain(
                 s.CommittedTokenIds.AddRange(span.DraftTokenIds.Take(verdict.NumAccepted));
                 if (verdict.CorrectionTokenId >= 0) s.CommittedTokenIds.Add(verdict.CorrectionTokenId);
                 break;
+            case VerdictKind.Verified:
+                lostTrack = span is null ? $"no record of span {verdict.Seq}" : $"span {verdict.Seq} starts at {span.StartPosition}, after {s.CommittedTokenIds.Count} committed tokens";
+                break;
             case VerdictKind.Generated when verdict.NextTokenId >= 0:
                 if (span is not null && span.ContextTokenIds.Length > 0 && span.StartPosition == s.CommittedTokenIds.Count)
                     s.CommittedTokenIds.AddRange(span.ContextTokenIds);
@@ -142,12 +152,12 @@ public sealed class DeviceSessionGrain(
                 s.CommittedTokenIds.Add(verdict.NextTokenId);
                 break;
         }
-        if (s.CommittedTokenIds.Count != verdict.CommittedLength && verdict.Kind is VerdictKind.Verified or VerdictKind.Generated)
-            logger.LogWarning("Session {Session}: mirrored {Mine} committed tokens, verifier has {Theirs}", SessionId, s.CommittedTokenIds.Count, verdict.CommittedLength);
+        if (lostTrack is null && s.CommittedTokenIds.Count != verdict.CommittedLength && verdict.Kind is VerdictKind.Verified or VerdictKind.Generated)
+            lostTrack = $"mirrored {s.CommittedTokenIds.Count} committed tokens, the verifier has {verdict.CommittedLength}";
         if (verdict.Kind != VerdictKind.Generated) s.InFlight.RemoveAll(f => f.Seq <= verdict.Seq);
         if (verdict.Epoch > s.Epoch)
         {
-            // A rejection: every later span was built on the rejected draft.
+            // A rejection (or a failed batch): every later span was built on what it replaced.
             s.Epoch = verdict.Epoch;
             s.PendingEnd = s.CommittedTokenIds.Count;
             s.InFlight.Clear();
@@ -158,6 +168,10 @@ public sealed class DeviceSessionGrain(
         }
         await state.WriteStateAsync();
         await Stream.OnNextAsync(verdict);
+        // This grain's committed tokens no longer follow the verifier's (a verdict was lost on the way, or the
+        // activation lost spans it had not persisted). They are still a prefix of the truth: resynchronise the
+        // device and the verifier from them rather than refuse the device's next span.
+        if (lostTrack is not null) await ResyncAsync(lostTrack);
     }
 
     private async Task ResyncAsync(string why)
@@ -168,6 +182,7 @@ public sealed class DeviceSessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         await state.WriteStateAsync();
+        await Verifier.ReleaseSessionAsync(SessionId);   // its queued spans are void; the next one brings the history
         logger.LogWarning("Session {Session} resynchronised at {Length} tokens, epoch {Epoch}: {Why}", SessionId, s.PendingEnd, s.Epoch, why);
         await Stream.OnNextAsync(new Verdict(SessionId, s.LastSeq, s.Epoch, VerdictKind.Failed, s.PendingEnd, 0, -1, -1, s.PendingEnd, 0, why));
     }

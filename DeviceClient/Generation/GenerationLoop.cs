@@ -44,6 +44,7 @@ internal sealed class GenerationLoop
     private bool finished, lastUncertain;
     private bool cloudLost;                            // a verdict timed out: the rest of this answer is the SLM's
     private int numVerdictTimeouts;
+    private string? cloudError;                        // why the cloud was given up on, when a request failed
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
     private readonly List<double> interTokenMs = [];
@@ -80,7 +81,13 @@ internal sealed class GenerationLoop
         while (true)
         {
             while (events.TryRead(out var e)) Apply(e);
-            if (sender.Error is not null) throw new InvalidOperationException($"the cloud refused a request: {sender.Error.Message}", sender.Error);
+            if (sender.Error is not null && cloudError is null)
+            {
+                // The cloud refused a request or could not be reached: the answer goes on with the SLM (a device
+                // never stalls on the cloud), and the error is reported with the result, not swallowed.
+                cloudError = sender.Error.Message;
+                GiveUpOnCloud();
+            }
             AdvanceCommit();
             if (finished) return;
             if (MustWait())
@@ -91,6 +98,7 @@ internal sealed class GenerationLoop
                 try { Apply(await events.ReadAsync(timeout.Token)); }
                 catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
                 {
+                    numVerdictTimeouts++;
                     GiveUpOnCloud();
                 }
                 continue;
@@ -100,13 +108,12 @@ internal sealed class GenerationLoop
     }
 
     /// <summary>
-    /// No verdict within <see cref="GenerationOptions.VerdictTimeout"/>: the device does not stall longer. The
-    /// pending spans' drafts become its own (as if refused), nothing more is offloaded for this answer, and
-    /// verdicts that still arrive find no pending span and are ignored. The next answer opens a fresh session.
+    /// No verdict within <see cref="GenerationOptions.VerdictTimeout"/>, or a request failed: the device does not
+    /// stall longer. The pending spans' drafts become its own (as if refused), nothing more is offloaded for this
+    /// answer, and verdicts that still arrive find no pending span and are ignored. The next answer opens a fresh session.
     /// </summary>
     private void GiveUpOnCloud()
     {
-        numVerdictTimeouts++;
         cloudLost = true;
         foreach (var p in pending) Unflag(p);
         pending.Clear();
@@ -227,6 +234,19 @@ internal sealed class GenerationLoop
 
     private void ApplyVerdict(Verdict v)
     {
+        if (v.Kind == VerdictKind.Failed)
+        {
+            // The cloud lost track of the session (failover, a failed batch, a lost verdict) and starts a new
+            // epoch at its committed length. That holds whichever span the verdict names, so it is not looked up.
+            if (v.Epoch <= epoch) return;                        // a resync this device has already followed
+            foreach (var p in pending) Unflag(p);
+            pending.Clear();
+            epoch = v.Epoch;
+            // The cloud's committed tokens are a prefix of this device's (every verdict before this one was
+            // applied, in order); what follows is resent from there, as context or drafts.
+            cloudEnd = Math.Min(v.CommittedLength, tokens.Count);
+            return;
+        }
         var span = pending.Find(p => p.Seq == v.Seq);
         if (span is null) return;                               // stale: its span was dropped by an earlier rejection
         switch (v.Kind)
@@ -241,13 +261,6 @@ internal sealed class GenerationLoop
                 break;
             case VerdictKind.Stale:
                 pending.Remove(span);
-                break;
-            case VerdictKind.Failed:
-                // The cloud lost the spans (failover): keep the device's tokens, resync from its committed length.
-                foreach (var p in pending) Unflag(p);
-                pending.Clear();
-                epoch = v.Epoch;
-                cloudEnd = Math.Min(v.CommittedLength, committed);
                 break;
         }
     }
@@ -305,6 +318,7 @@ internal sealed class GenerationLoop
         NumWastedOffloads = numWastedOffloads,
         NumRefusedOffloads = numRefusedOffloads,
         NumVerdictTimeouts = numVerdictTimeouts,
+        CloudError = cloudError,
         NumJudged = numJudged,
         NumAccepted = numAccepted,
         NumCorrections = numCorrections,

@@ -194,7 +194,12 @@ public sealed class VerificationEngine : IDisposable
             lock (gate)
                 foreach (var (request, session, _) in work)
                 {
+                    // The session's spans behind this one were built on it: drop them and start a new epoch at
+                    // the committed tokens, which the device and the session grain resync to from the verdict.
                     runner.KvCache.Release(session.SessionId);
+                    scheduler.RemoveSession(session.SessionId);
+                    session.Epoch++;
+                    session.QueuedEnd = session.Tokens.Count;
                     verdicts.Add((session, Make(request, session, VerdictKind.Failed, 0, -1, -1, e.Message)));
                 }
             return;

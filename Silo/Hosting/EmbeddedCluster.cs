@@ -24,7 +24,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public IClusterClient Client => client.Services.GetRequiredService<IClusterClient>();
     public IServiceProvider SiloServices => silo.Services;
 
-    public static async Task<EmbeddedCluster> StartAsync(Action<VerifierOptions> configureVerifier, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellation = default)
+    /// <param name="configureLogging">Adds log providers to the silo (e.g. a test's output).</param>
+    public static async Task<EmbeddedCluster> StartAsync(Action<VerifierOptions> configureVerifier, LogLevel logLevel = LogLevel.Warning,
+        CancellationToken cancellation = default, Action<ILoggingBuilder>? configureLogging = null)
     {
         int siloPort = FreePort(), gatewayPort = FreePort();
         var config = new Dictionary<string, string?>
@@ -41,6 +43,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         // The watchdog reports start-up stalls of a freshly loaded process (JIT, model load) as warnings.
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);   // start-up advice about server GC
+        configureLogging?.Invoke(siloBuilder.Logging);
         siloBuilder.UseOrleans(s => s.UseSyneraClustering(siloBuilder.Configuration).AddSynera(siloBuilder.Configuration, configureVerifier));
         var siloHost = siloBuilder.Build();
         await siloHost.StartAsync(cancellation);

@@ -61,6 +61,8 @@ public static class GenerateCommand
                 AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
                     $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
                     $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
+                if (s.CloudError is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]the cloud failed a request, the SLM finished the answer: {s.CloudError}[/]");
+                if (s.NumVerdictTimeouts > 0) AnsiConsole.MarkupLine($"[yellow]no verdict within the timeout, the SLM finished the answer[/]");
             }
             return 0;
         });

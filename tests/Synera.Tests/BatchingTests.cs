@@ -204,6 +204,63 @@ public class BatchingTests
         Assert.Equal(VerdictKind.Verified, h.Verdicts[^1].Kind);
     }
 
+    /// <summary>The real runner, except that its forward fails while <see cref="FailNext"/> is set (an accelerator fault).</summary>
+    private sealed class FaultInjectingRunner(IVerifierModelRunner inner) : IVerifierModelRunner
+    {
+        public bool FailNext { get; set; }
+        public VerifierModelInfo Info => inner.Info;
+        public int EosTokenId => inner.EosTokenId;
+        public KvCacheManager KvCache => inner.KvCache;
+
+        public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
+        {
+            if (FailNext) { FailNext = false; throw new InvalidOperationException("injected accelerator fault"); }
+            return inner.Execute(inputs);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    [Fact]
+    public void FailedBatchStartsANewEpochAtTheCommittedTokensAndTheSessionGoesOn()
+    {
+        var prompt = Prompt("user: Sort 3 1 2.\nassistant: ");
+        FaultInjectingRunner? faulty = null;
+        using var h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => faulty = new FaultInjectingRunner(r));
+        var draft = TestModels.Tokenizer.Encode("1 2");
+        var probs = draft.Select(_ => 0.9f).ToArray();
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], draft, probs), EngineHarness.Setup(prompt)));
+        h.RunUntilIdle();
+        var first = h.Verdicts[^1];
+        // Two spans queued; the batch holding the first fails. The second was built on it and is dropped.
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 1, first.Epoch, first.CommittedLength, [], draft, probs), null));
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 2, first.Epoch, first.CommittedLength + draft.Length, [], draft, probs), null));
+        faulty!.FailNext = true;
+        var before = h.Verdicts.Count;
+        h.RunUntilIdle();
+        var failed = Assert.Single(h.Verdicts.Skip(before));
+        Assert.Equal(VerdictKind.Failed, failed.Kind);
+        Assert.Contains("injected accelerator fault", failed.Message);
+        Assert.Equal(first.Epoch + 1, failed.Epoch);
+        Assert.Equal(first.CommittedLength, failed.CommittedLength);          // nothing committed was lost
+        Assert.Equal(first.CommittedLength, h.Engine.CommittedTokens("s")!.Length);
+        // Spans of the old epoch are refused; the device resends from the committed length in the new one,
+        // and the KV cache is rebuilt from the committed tokens: the verdict is the one a clean run gives.
+        Assert.Equal(EnqueueStatus.Stale, h.Engine.Enqueue(new VerifyRequest("s", 3, first.Epoch, first.CommittedLength, [], draft, probs), null));
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 4, failed.Epoch, failed.CommittedLength, [], draft, probs), null));
+        h.RunUntilIdle();
+        var retried = h.Verdicts[^1];
+        Assert.Equal(VerdictKind.Verified, retried.Kind);
+
+        using var clean = new EngineHarness(TestModels.TinyTarget);
+        clean.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], draft, probs), EngineHarness.Setup(prompt));
+        clean.RunUntilIdle();
+        clean.Engine.Enqueue(new VerifyRequest("s", 1, first.Epoch, first.CommittedLength, [], draft, probs), null);
+        clean.RunUntilIdle();
+        var expected = clean.Verdicts[^1];
+        Assert.Equal((expected.NumAccepted, expected.CorrectionTokenId, expected.CommittedLength), (retried.NumAccepted, retried.CorrectionTokenId, retried.CommittedLength));
+    }
+
     private static int[] CommittedHistory(int[] prompt, Verdict v, int[] draft)
     {
         // committed = prompt + accepted drafts (+ the correction, if any)

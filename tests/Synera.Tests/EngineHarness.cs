@@ -14,12 +14,13 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
     public VerificationEngine Engine { get; }
     public TorchModelRunner Runner { get; }
 
-    public EngineHarness(string modelDir, VerifierOptions? options = null)
+    /// <param name="wrapRunner">Puts something between the engine and the real runner (fault injection).</param>
+    public EngineHarness(string modelDir, VerifierOptions? options = null, Func<IVerifierModelRunner, IVerifierModelRunner>? wrapRunner = null)
     {
         options ??= new VerifierOptions();
         var (model, _) = ModelCheckpoint.Load(modelDir);
         Runner = new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "test", options.MaxSpanTokens);
-        Engine = new VerificationEngine(Runner, new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
+        Engine = new VerificationEngine(wrapRunner?.Invoke(Runner) ?? Runner, new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
     }
 
     public Task DeliverAsync(Verdict verdict)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Link;
@@ -23,7 +24,7 @@ public class OverloadTests(ITestOutputHelper output)
     private const double Budget = 0.3;
     private const int Crowd = 32;
 
-    private sealed record DeviceRun(long Generated, long Offloaded)
+    private sealed record DeviceRun(long Generated, long Offloaded, IReadOnlyList<string> CloudErrors)
     {
         public double Ratio => Generated == 0 ? 0 : (double)Offloaded / Generated;
     }
@@ -46,7 +47,8 @@ public class OverloadTests(ITestOutputHelper output)
 
     private async Task Run()
     {
-        await using var cluster = await EmbeddedCluster.StartAsync(v => { v.ModelPath = TestModels.ShippedTarget; v.TargetP99Ms = TargetP99Ms; v.Threads = 1; });
+        await using var cluster = await EmbeddedCluster.StartAsync(v => { v.ModelPath = TestModels.ShippedTarget; v.TargetP99Ms = TargetP99Ms; v.Threads = 1; },
+            configureLogging: logging => logging.AddProvider(new TestOutputLoggerProvider(output)));
         var engine = cluster.SiloServices.GetRequiredService<VerificationEngine>();
         var options = new GenerationOptions
         {
@@ -68,6 +70,9 @@ public class OverloadTests(ITestOutputHelper output)
         output.WriteLine($"recovering: load factor {Series(recoveringFactor, "F2")}");
         output.WriteLine($" 2 devices: offload ratio/tokens {Describe(few)}; window p99 {Series(fewP99, "F0")} ms; load factor {Series(fewFactor, "F2")}");
 
+        // No request is ever refused as malformed or lost: overload is answered with back-pressure, not errors.
+        var errors = uncontrolled.Concat(crowd).Concat(few).SelectMany(r => r.CloudErrors).ToList();
+        Assert.True(errors.Count == 0, $"{errors.Count} answers fell back to the SLM after a cloud error, first: {errors.FirstOrDefault()}");
         // Overload: the verifier sees it, and every device keeps generating with a budget shrunk by the same factor.
         Assert.True(crowdFactor.Average() < 0.5, $"mean load factor {crowdFactor.Average():F2} under {Crowd} devices: no pressure detected");
         Assert.All(crowd, r => Assert.True(r.Generated >= 100, $"a device generated only {r.Generated} tokens under overload"));
@@ -99,13 +104,15 @@ public class OverloadTests(ITestOutputHelper output)
             using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
             using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer, $"device{d}");
             long generated = 0, offloaded = 0;
+            var errors = new List<string>();
             for (int i = d; DateTime.UtcNow < stopAt; i += devices)
             {
                 var result = await generator.GenerateAsync(suite[(i * 37) % suite.Count].Prompt, options);
                 generated += result.Stats.NumGenerated;
                 offloaded += result.Stats.NumOffloaded;
+                if (result.Stats.CloudError is { } error) errors.Add(error);
             }
-            return new DeviceRun(generated, offloaded);
+            return new DeviceRun(generated, offloaded, errors);
         })).ToArray();
         var p99 = new List<double>();
         var factor = new List<double>();

@@ -45,6 +45,34 @@ public class RequestPathTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task SessionThatLosesTrackOfAVerdictResynchronisesInsteadOfRefusingTheDevice()
+    {
+        // A verdict for a span this grain has no record of (its activation lost unpersisted spans, or a
+        // verdict went missing): the grain cannot extend its committed tokens, so it starts a new epoch at
+        // them, tells the device with a Failed verdict, and takes the device's next span from there.
+        var (grain, verdicts, info) = await OpenAsync("path-resync");
+        var drafts = TestModels.Tokenizer.Encode("2");
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-resync", 0, info.Epoch, Prompt.Length, [], drafts, [0.6f])));
+        Assert.Equal(VerdictKind.Verified, (await NextAsync(verdicts)).Kind);
+        var before = await grain.GetSnapshotAsync();
+        await grain.OnVerdictAsync(new Verdict("path-resync", 7, before.Epoch, VerdictKind.Verified, before.CommittedTokenIds.Length, 1, -1, 5,
+            before.CommittedTokenIds.Length + 1, 1, null));
+        Assert.Equal(7, (await NextAsync(verdicts)).Seq);            // still published: the device decides what it means to it
+        var resync = await NextAsync(verdicts);
+        Assert.Equal(VerdictKind.Failed, resync.Kind);
+        Assert.Equal(before.Epoch + 1, resync.Epoch);
+        Assert.Equal(before.CommittedTokenIds.Length, resync.CommittedLength);
+        var after = await grain.GetSnapshotAsync();
+        Assert.Equal(before.CommittedTokenIds, after.CommittedTokenIds);   // nothing committed is lost or invented
+        // The device resends from the grain's committed length in the new epoch; the verifier gets the history again.
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-resync", 1, resync.Epoch, resync.CommittedLength, [], drafts, [0.6f])));
+        var next = await NextAsync(verdicts);
+        Assert.Equal(VerdictKind.Verified, next.Kind);
+        Assert.Equal(1, next.Seq);
+        Assert.Equal(next.CommittedLength, (await grain.GetSnapshotAsync()).CommittedTokenIds.Length);
+    }
+
+    [Fact]
     public async Task CloudGenerationStreamsTokensThenEnds()
     {
         var (grain, verdicts, info) = await OpenAsync("path-llm");
