@@ -13,6 +13,13 @@ public sealed class EngineSession(string sessionId, IEnumerable<int> history, in
     public Random Random { get; } = new(seed);
     public double LatencyTargetMs { get; } = latencyTargetMs;
 
+    /// <summary>When the last span was accepted whole: the LLM's logits for the position after the committed
+    /// tokens (the K/V of all of them is cached). The next span's first draft is judged against them.</summary>
+    public float[]? NextLogits { get; set; }
+
+    /// <summary>The kept row standing in for the first row of this step's output (set by the input builder).</summary>
+    public float[]? KeptRow { get; set; }
+
     /// <summary>Set when the session was (re)initialised: its old KV cache must be dropped first.</summary>
     public bool NeedsKvReset { get; set; }
 

@@ -13,6 +13,13 @@ public sealed record RunnerInput(string SessionId, int[] InputIds, int StartPosi
 public sealed record RunnerOutput(float[] Logits, int NumRows, int VocabSize)
 {
     public ReadOnlySpan<float> Row(int i) => Logits.AsSpan(i * VocabSize, VocabSize);
+
+    /// <summary>These rows with <paramref name="row"/> in front (logits kept from an earlier forward).</summary>
+    public RunnerOutput WithFirstRow(float[] row)
+    {
+        if (row.Length != VocabSize) throw new ArgumentException($"a row of {row.Length} logits for a vocabulary of {VocabSize}");
+        return new RunnerOutput([.. row, .. Logits], NumRows + 1, VocabSize);
+    }
 }
 
 /// <summary>

@@ -153,16 +153,30 @@ public sealed class VerificationEngine : IDisposable
     {
         var s = sessions.GetValueOrDefault(r.SessionId);
         if (s is null) return r.Request.NumTokens;
-        var cached = s.NeedsKvReset ? 0 : Math.Min(runner.KvCache.CachedLength(r.SessionId), s.Tokens.Count - 1);
+        var cached = s.NeedsKvReset ? 0 : CachedFor(r, s);
         return s.Tokens.Count - cached + r.Request.NumTokens;
     }
 
-    /// <summary>Input = the session's committed tokens not yet cached (at least its last one) + context + drafts.</summary>
+    /// <summary>
+    /// How many committed tokens the forward can skip. Normally all but the last: its logits judge the first
+    /// draft. When the previous span was accepted whole, its forward already produced those logits (kept in
+    /// <see cref="EngineSession.NextLogits"/>) and the K/V of every committed token, so nothing is re-run.
+    /// </summary>
+    private int CachedFor(EngineRequest request, EngineSession session)
+    {
+        int cached = runner.KvCache.CachedLength(session.SessionId);
+        bool carry = session.NextLogits is not null && cached >= session.Tokens.Count
+            && request.Request.DraftTokenIds.Length > 0 && request.RemainingNewTokens == 0 && !request.IsContinuation;
+        return carry ? session.Tokens.Count : Math.Min(cached, session.Tokens.Count - 1);
+    }
+
+    /// <summary>Input = the session's committed tokens not yet cached (at least its last one, unless its logits
+    /// were kept) + context + drafts.</summary>
     private RunnerInput BuildInput(EngineRequest request, EngineSession session)
     {
         var id = session.SessionId;
-        if (session.NeedsKvReset) { runner.KvCache.Release(id); session.NeedsKvReset = false; }
-        int cached = Math.Min(runner.KvCache.CachedLength(id), session.Tokens.Count - 1);
+        if (session.NeedsKvReset) { runner.KvCache.Release(id); session.NeedsKvReset = false; session.NextLogits = null; }
+        int cached = CachedFor(request, session);
         runner.KvCache.Truncate(id, cached);
         if (cached == 0 && session.Tokens.Count > 1 && !everCached.Add(id))
         {
@@ -175,8 +189,10 @@ public sealed class VerificationEngine : IDisposable
         r.ContextTokenIds.CopyTo(input, session.Tokens.Count - cached);
         r.DraftTokenIds.CopyTo(input, session.Tokens.Count - cached + r.ContextTokenIds.Length);
         // Logits of the last committed token predict the first draft (or the first context token, unused).
+        // With nothing committed left to run and no context, the kept logits stand in for that row.
         var logitsFrom = session.Tokens.Count - 1 - cached + r.ContextTokenIds.Length;
-        return new RunnerInput(id, input, cached, logitsFrom);
+        session.KeptRow = logitsFrom < 0 ? session.NextLogits : null;
+        return new RunnerInput(id, input, cached, Math.Max(0, logitsFrom));
     }
 
     private void RunBatch(List<(EngineRequest request, EngineSession session, RunnerInput input)> work, List<(EngineSession?, Verdict)> verdicts)
@@ -197,6 +213,7 @@ public sealed class VerificationEngine : IDisposable
                     // The session's spans behind this one were built on it: drop them and start a new epoch at
                     // the committed tokens, which the device and the session grain resync to from the verdict.
                     runner.KvCache.Release(session.SessionId);
+                    session.NextLogits = session.KeptRow = null;
                     scheduler.RemoveSession(session.SessionId);
                     session.Epoch++;
                     session.QueuedEnd = session.Tokens.Count;
@@ -224,6 +241,9 @@ public sealed class VerificationEngine : IDisposable
     {
         var r = request.Request;
         session.LastActive = Stopwatch.GetTimestamp();
+        if (session.KeptRow is { } kept) rows = rows.WithFirstRow(kept);
+        session.KeptRow = null;
+        session.NextLogits = null;
         var judgement = AcceptanceRule.Judge(rows, r.DraftTokenIds, r.DraftProbs, session.Temperature, session.Random);
         session.Tokens.AddRange(r.ContextTokenIds);
         session.Tokens.AddRange(r.DraftTokenIds.AsSpan(0, judgement.NumAccepted));
@@ -246,7 +266,13 @@ public sealed class VerificationEngine : IDisposable
             }
             verdicts.Add((session, Make(request, session, VerdictKind.Verified, judgement.NumAccepted, judgement.CorrectionTokenId, judgement.NextTokenId)));
         }
-        runner.KvCache.Truncate(session.SessionId, session.Tokens.Count - 1);
+        if (judgement.CorrectionTokenId < 0 && request.RemainingNewTokens == 0 && r.DraftTokenIds.Length > 0)
+        {
+            // Accepted whole: the cache holds every committed token and the last row predicts the next one.
+            session.NextLogits = rows.Row(r.DraftTokenIds.Length).ToArray();
+            runner.KvCache.Truncate(session.SessionId, session.Tokens.Count);
+        }
+        else runner.KvCache.Truncate(session.SessionId, session.Tokens.Count - 1);
         var latency = Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds;
         metrics.VerifyLatency.Record(latency);
         Load.RecordLatency(latency);

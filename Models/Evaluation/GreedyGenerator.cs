@@ -5,8 +5,9 @@ namespace Synera.Models.Evaluation;
 /// <summary>Plain greedy generation with a KV cache in TorchSharp: prefill the prompt, then one token per step.</summary>
 public sealed class GreedyGenerator(Transformer model)
 {
-    /// <summary>Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="promptIds"/>, stopping at EOS.</summary>
-    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, int eosId)
+    /// <summary>Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="promptIds"/>, stopping at EOS
+    /// (or, with <paramref name="pastEos"/>, going on after it, EOS kept: a long continuation for benchmarks).</summary>
+    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, int eosId, bool pastEos = false)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -19,7 +20,7 @@ public sealed class GreedyGenerator(Transformer model)
         while (output.Count < maxNewTokens && position < maxLength)
         {
             int next = (int)result.Logits[0, -1].argmax().item<long>();
-            if (next == eosId) break;
+            if (next == eosId && !pastEos) break;
             output.Add(next);
             var input = tensor(new long[] { next }, [1, 1], device: device);
             var pos = tensor(new long[] { position }, [1, 1], device: device);

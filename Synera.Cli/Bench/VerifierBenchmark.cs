@@ -5,13 +5,17 @@ using Synera.Grains.Options;
 using Synera.Grains.Verification;
 using Synera.Models;
 using Synera.Models.Data;
+using Synera.Models.Evaluation;
 using Synera.Tokenizer;
 using static TorchSharp.torch;
 
 namespace Synera.Cli.Bench;
 
 /// <summary>One measured configuration.</summary>
-public sealed record VerifierBenchRow(string Name, int Sessions, int SpanTokens, double VerifiedTokensPerSecond, double MeanStepMs, long Steps);
+public sealed record VerifierBenchRow(string Name, int Sessions, int SpanTokens, double VerifiedTokensPerSecond, double MeanStepMs, long Steps, double AcceptanceRate);
+
+/// <summary>Where the benchmark's drafts come from.</summary>
+public enum BenchDrafts { Target, Random }
 
 /// <summary>
 /// Throughput of the real verification engine (scheduler + batched TorchSharp runner + KV cache manager):
@@ -20,7 +24,10 @@ public sealed record VerifierBenchRow(string Name, int Sessions, int SpanTokens,
 /// </summary>
 /// <param name="answerTokens">Tokens a session commits after its prompt before it ends and a new one starts
 /// (an answer's length); capped by the model's window.</param>
-public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device, int answerTokens) : IVerdictSink
+/// <param name="drafts">What the sessions draft: <see cref="BenchDrafts.Target"/>, the LLM's own greedy continuation
+/// (accepted whole, as most spans of a well-matched draft model are), or <see cref="BenchDrafts.Random"/> tokens
+/// (rejected at once: the worst case, where every span also re-runs the correction).</param>
+public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device, int answerTokens, BenchDrafts drafts = BenchDrafts.Random) : IVerdictSink
 {
     private readonly Dictionary<string, Verdict> last = [];
 
@@ -39,6 +46,9 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
             new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
         var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
         var random = new Random(0);
+        // Each prompt's greedy continuation by the LLM itself, long enough for a whole session.
+        var continuations = drafts == BenchDrafts.Random ? null : prompts.Select(p =>
+            (int[])[.. p, .. new GreedyGenerator(model).Generate(p, answerTokens, tokenizer.EosId, pastEos: true)]).ToList();
         long seq = 0;
         void Submit(int s, bool fresh)
         {
@@ -47,11 +57,16 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
             lock (last) last.TryGetValue(id, out v);
             if (v?.Kind == VerdictKind.Failed) throw new InvalidOperationException($"the engine failed session {id}: {v.Message}");
             var prompt = prompts[s % prompts.Count];
+            // A correction leaves the LLM's own continuation (numerics of a padded batch can flip a near-tie): start over.
+            if (continuations is not null && v?.CorrectionTokenId >= 0) fresh = true;
             int start = fresh || v is null ? prompt.Length : v.CommittedLength;
             int epoch = fresh || v is null ? 0 : v.Epoch;
-            if (start + spanTokens + 2 >= Math.Min(model.Config.MaxPositions, prompt.Length + answerTokens)) { fresh = true; start = prompt.Length; epoch = 0; }
-            var drafts = Enumerable.Range(0, spanTokens).Select(_ => random.Next(4, tokenizer.VocabSize)).ToArray();
-            var request = new VerifyRequest(id, seq++, epoch, start, [], drafts, drafts.Select(_ => 0.5f).ToArray());
+            int end = continuations is null ? Math.Min(model.Config.MaxPositions, prompt.Length + answerTokens) : continuations[s % prompts.Count].Length;
+            if (start + spanTokens + 2 >= end) { fresh = true; start = prompt.Length; epoch = 0; }
+            var span = continuations is null
+                ? Enumerable.Range(0, spanTokens).Select(_ => random.Next(4, tokenizer.VocabSize)).ToArray()
+                : continuations[s % prompts.Count].AsSpan(start, spanTokens).ToArray();
+            var request = new VerifyRequest(id, seq++, epoch, start, [], span, span.Select(_ => 0.5f).ToArray());
             var status = engine.Enqueue(request, fresh ? new SessionSetup(prompt, 0, 0, 0, 1000) : null);
             if (status != EnqueueStatus.Queued) throw new InvalidOperationException($"benchmark request refused: {status}");
         }
@@ -61,6 +76,7 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
         for (int i = 0; i < 3; i++) { StepAndCollect(); for (int s = 0; s < sessions; s++) Submit(s, false); }
         var clock = Stopwatch.StartNew();
         long steps = 0, verified = 0;
+        long draftedBefore = engine.Stats.DraftedTokens, acceptedBefore = engine.Stats.AcceptedTokens;
         while (clock.Elapsed < duration)
         {
             StepAndCollect();
@@ -69,7 +85,8 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
             for (int s = 0; s < sessions; s++) Submit(s, false);
         }
         var seconds = clock.Elapsed.TotalSeconds;
-        return new VerifierBenchRow($"{sessions} x {spanTokens}", sessions, spanTokens, verified / seconds, seconds * 1000 / steps, steps);
+        double acceptance = (double)(engine.Stats.AcceptedTokens - acceptedBefore) / Math.Max(1, engine.Stats.DraftedTokens - draftedBefore);
+        return new VerifierBenchRow($"{sessions} x {spanTokens}", sessions, spanTokens, verified / seconds, seconds * 1000 / steps, steps, acceptance);
     }
 
     /// <summary>Forward throughput over one long sequence (no cache): the compute-bound limit.</summary>

@@ -28,9 +28,14 @@ public static class BenchCommand
             Description = "tokens a session commits before it ends and a new one starts (default 256: sessions fill the model's window; 96 is a generation's limit)",
             DefaultValueFactory = _ => 256,
         };
+        var drafts = new Option<BenchDrafts>("--drafts")
+        {
+            Description = "random (default): random tokens, rejected at once, so every span also re-runs the correction; target: the LLM's own greedy continuation, accepted whole",
+            DefaultValueFactory = _ => BenchDrafts.Random,
+        };
         var verifier = new Command("verifier", "Verified tokens/s through the real engine at 1, 8 and 32 sessions (spans of 4), and the prefill limit")
         {
-            output, model, seconds, device, answerTokens,
+            output, model, seconds, device, answerTokens, drafts,
         };
         verifier.SetAction(parse =>
         {
@@ -38,13 +43,13 @@ public static class BenchCommand
             var torchDevice = DeviceOption.Resolve(parse, device);
             AnsiConsole.MarkupLine($"device: {TorchModelRunner.DeviceName(torchDevice)}, {Environment.ProcessorCount} CPU threads");
             if (parse.GetValue(answerTokens) < 8) throw new ArgumentException("--answer-tokens must be at least 8");
-            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens));
+            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens), parse.GetValue(drafts));
             var rows = new List<VerifierBenchRow>();
             foreach (var sessions in new[] { 1, 8, 32 })
             {
                 var row = benchmark.Measure(sessions, 4);
                 rows.Add(row);
-                AnsiConsole.MarkupLine($"{row.Name,-8} {row.VerifiedTokensPerSecond,8:F0} verified tok/s  (step {row.MeanStepMs:F2} ms, {row.Steps} steps)");
+                AnsiConsole.MarkupLine($"{row.Name,-8} {row.VerifiedTokensPerSecond,8:F0} verified tok/s  (step {row.MeanStepMs:F2} ms, {row.Steps} steps, {row.AcceptanceRate:P0} of drafts accepted)");
             }
             var prefill = benchmark.PrefillTokensPerSecond(256);
             var table = new Table().AddColumn("configuration").AddColumn("tok/s");
@@ -60,7 +65,8 @@ public static class BenchCommand
             {
                 tok_s_1 = rows[0].VerifiedTokensPerSecond, tok_s_8 = rows[1].VerifiedTokensPerSecond, tok_s_32 = rows[2].VerifiedTokensPerSecond,
                 prefill_tok_s = prefill, ratio_32_over_1 = r32, ratio_32_over_prefill = rPrefill,
-                steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs }),
+                steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs, r.AcceptanceRate }),
+                drafts = parse.GetValue(drafts).ToString().ToLowerInvariant(),
                 threads = Environment.ProcessorCount,
                 device = TorchModelRunner.DeviceName(torchDevice),
                 answer_tokens = parse.GetValue(answerTokens),

@@ -204,6 +204,45 @@ public class BatchingTests
         Assert.Equal(VerdictKind.Verified, h.Verdicts[^1].Kind);
     }
 
+    [Fact]
+    public void WholeAcceptedSpansLeaveNothingToRerunAndGiveTheSameVerdicts()
+    {
+        // Drafts that are the LLM's own greedy continuation are accepted whole; the next span is then judged
+        // against the logits kept from the previous forward instead of re-running the last committed token.
+        var prompt = Prompt("user: What is 123+456?\nassistant: ");
+        var (model, _) = ModelCheckpoint.Load(TestModels.ShippedTarget);
+        var continuation = new List<int>(prompt);
+        using (no_grad())
+            for (int i = 0; i < 16; i++)
+            {
+                using var result = model.Forward(tensor(continuation.Select(t => (long)t).ToArray(), [1, continuation.Count]));
+                continuation.Add((int)result.Logits[0, -1].argmax().item<long>());
+            }
+        List<Verdict> Run(EngineHarness h, bool forgetKvBetweenSpans)
+        {
+            int start = prompt.Length, epoch = 0;
+            for (int k = 0; k < 4; k++)
+            {
+                if (forgetKvBetweenSpans) h.Runner.KvCache.Release("s");
+                var drafts = continuation.Skip(start).Take(4).ToArray();
+                Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", k, epoch, start, [], drafts, [1f, 1f, 1f, 1f]), k == 0 ? EngineHarness.Setup(prompt) : null));
+                h.RunUntilIdle();
+                (start, epoch) = (h.Verdicts[^1].CommittedLength, h.Verdicts[^1].Epoch);
+            }
+            return h.Verdicts;
+        }
+        using var kept = new EngineHarness(TestModels.ShippedTarget);
+        using var recomputed = new EngineHarness(TestModels.ShippedTarget);
+        var keptVerdicts = Run(kept, forgetKvBetweenSpans: false);
+        var recomputedVerdicts = Run(recomputed, forgetKvBetweenSpans: true);
+        Assert.All(keptVerdicts, v => Assert.Equal(4, v.NumAccepted));
+        Assert.Equal(recomputedVerdicts.Select(v => (v.NumAccepted, v.CorrectionTokenId, v.NextTokenId, v.CommittedLength)),
+                     keptVerdicts.Select(v => (v.NumAccepted, v.CorrectionTokenId, v.NextTokenId, v.CommittedLength)));
+        Assert.Equal(continuation.Take(prompt.Length + 16), kept.Engine.CommittedTokens("s")!);
+        // The prompt and the first span once, then only the 4 drafts of each later span.
+        Assert.Equal(prompt.Length + 4 * 4, kept.Engine.Stats.ProcessedTokens);
+    }
+
     /// <summary>The real runner, except that its forward fails while <see cref="FailNext"/> is set (an accelerator fault).</summary>
     private sealed class FaultInjectingRunner(IVerifierModelRunner inner) : IVerifierModelRunner
     {
