@@ -20,6 +20,7 @@ public sealed class DeviceSessionGrain(
 {
     private IAsyncStream<Verdict>? stream;
     private VerifierLoad? lastLoad;
+    private ByteRateLimiter? byteLimiter;    // the session's bytes/s cap, enforced here too (2 s of burst: the device spends first)
 
     private string SessionId => this.GetPrimaryKeyString();
     private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
@@ -40,7 +41,11 @@ public sealed class DeviceSessionGrain(
         ValidateTokens(promptTokenIds, model, "prompt");
         if (promptTokenIds.Length >= model.MaxSequenceLength)
             throw new SyneraRequestException($"prompt of {promptTokenIds.Length} tokens leaves no room in the model's {model.MaxSequenceLength}-token window");
+        if (options.Budget.MaxBytesPerSecond < 0 || double.IsNaN(options.Budget.MaxBytesPerSecond))
+            throw new SyneraRequestException($"byte budget {options.Budget.MaxBytesPerSecond} B/s must be ≥ 0 (0 = none)");
         if (s.IsOpen) await Verifier.ReleaseSessionAsync(SessionId);
+        byteLimiter?.Dispose();
+        byteLimiter = options.Budget.CreateByteLimiter(burstSeconds: 2);
         s.IsOpen = true;
         s.Options = options;
         s.Model = model;
@@ -61,6 +66,8 @@ public sealed class DeviceSessionGrain(
         Validate(request);
         s.LastSeq = request.Seq;
         if (request.Epoch < s.Epoch) return EnqueueStatus.Stale;    // drafted before a rejection it had not yet seen
+        byteLimiter ??= s.Options.Budget.CreateByteLimiter(burstSeconds: 2);   // after a reactivation
+        if (byteLimiter is not null && !byteLimiter.TrySpend(request.WireBytes)) return EnqueueStatus.OverBudget;
         var setup = s.VerifierHasHistory ? null : Setup(request.StartPosition);
         var status = await Verifier.EnqueueAsync(request, setup);
         if (status == EnqueueStatus.NeedsHistory)
@@ -223,6 +230,8 @@ public sealed class DeviceSessionGrain(
 
     async Task IDeviceSessionGrain.CloseAsync()
     {
+        byteLimiter?.Dispose();
+        byteLimiter = null;
         if (!state.State.IsOpen) return;
         await Verifier.ReleaseSessionAsync(SessionId);
         await state.ClearStateAsync();

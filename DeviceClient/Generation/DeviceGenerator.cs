@@ -36,6 +36,23 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         return devicePolicy;
     }
 
+    private ByteRateLimiter? byteLimiter;
+
+    /// <summary>The device's bytes/s cap spans its requests too, so short answers cannot each start with a full burst.</summary>
+    private ByteRateLimiter? ByteLimiterFor(GenerationOptions options)
+    {
+        if (options.Mode is not (GenerationMode.Synera or GenerationMode.Route)) return null;
+        var budget = new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
+        if (byteLimiterBudget != budget.MaxBytesPerSecond)
+        {
+            byteLimiter?.Dispose();
+            byteLimiter = budget.CreateByteLimiter();
+            byteLimiterBudget = budget.MaxBytesPerSecond;
+        }
+        return byteLimiter;
+    }
+
+    private double byteLimiterBudget;
     private double loadFactor = 1.0;
 
     /// <summary>The verifier's load factor as last advised (1 = no pressure).</summary>
@@ -51,6 +68,8 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         ArgumentException.ThrowIfNullOrEmpty(prompt);
         if (options.MaxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxNewTokens must be positive");
         if (options.Budget is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(options), $"budget {options.Budget} is outside [0, 1]");
+        if (options.MaxBytesPerSecond < 0 || double.IsNaN(options.MaxBytesPerSecond))
+            throw new ArgumentOutOfRangeException(nameof(options), $"byte cap {options.MaxBytesPerSecond} B/s must be ≥ 0 (0 = none)");
         await gate.WaitAsync(cancellation);
         try
         {
@@ -75,7 +94,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, sessionId));
             subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
-            var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget), options.LatencyTargetMs, options.Temperature, options.Seed), promptIds);
+            var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget, options.MaxBytesPerSecond), options.LatencyTargetMs, options.Temperature, options.Seed), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)
@@ -90,6 +109,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             loop = new GenerationLoop(runner, tokenizer, options with { MaxLookahead = Math.Min(options.MaxLookahead, maxSpan) },
                 promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken, PolicyFor(options))
             {
+                ByteLimiter = ByteLimiterFor(options),
                 OnProgress = options.Mode is GenerationMode.Synera or GenerationMode.Route ? report => ReportProgress(session, loop!, report, options) : null,
             };
             await loop.RunAsync(cancellation);
@@ -141,11 +161,15 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         }
         var stats = new GenerationStats
         {
-            Mode = GenerationMode.Llm, NumTokens = output.Count, NumGenerated = output.Count, NumRequests = 1, BytesUp = link.BytesUp, BytesDown = link.BytesDown,
+            Mode = GenerationMode.Llm, PromptTokens = promptIds.Length, NumTokens = output.Count, NumGenerated = output.Count, NumRequests = 1, BytesUp = link.BytesUp, BytesDown = link.BytesDown,
             TimeToFirstTokenMs = Math.Max(0, first), TotalMs = clock.Elapsed.TotalMilliseconds, InterTokenMs = interToken,
         };
         return new GenerationResult(tokenizer.Decode(output), output, stats);
     }
 
-    public void Dispose() => gate.Dispose();
+    public void Dispose()
+    {
+        gate.Dispose();
+        byteLimiter?.Dispose();
+    }
 }

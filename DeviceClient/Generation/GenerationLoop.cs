@@ -48,7 +48,7 @@ internal sealed class GenerationLoop
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
     private readonly List<double> interTokenMs = [];
-    private long numWastedOffloads, numRefusedOffloads;
+    private long numWastedOffloads, numRefusedOffloads, numByteCapped;
     private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
@@ -69,6 +69,9 @@ internal sealed class GenerationLoop
 
     /// <summary>Called every <see cref="ProgressEvery"/> drafted tokens with the drafting history since the last call.</summary>
     public Action<ProgressReport>? OnProgress { get; init; }
+
+    /// <summary>The device's bytes/s cap on offloading, when it has one.</summary>
+    public ByteRateLimiter? ByteLimiter { get; init; }
 
     public const int ProgressEvery = 32;
     private long offloadedAtLastReport;
@@ -139,7 +142,12 @@ internal sealed class GenerationLoop
         var text = tokenizer.TokenText(token);
         var decision = policy.Decide(probabilities, importance.Score(text, tokens.Count - promptLength, lastUncertain));
         bool offload = decision.Offload && !cloudLost;
-        if (decision.Offload && cloudLost) policy.Discard(0, 1);   // not sent: its credit goes back to the device
+        if (offload && ByteLimiter is not null && !ByteLimiter.TrySpend(SpanBytesWith(1)))
+        {
+            offload = false;                                       // over the byte cap: this token stays the SLM's
+            numByteCapped++;
+        }
+        if (decision.Offload && !offload) policy.Discard(0, 1);   // not sent: its credit goes back to the device
         lastUncertain = decision.Confidence < 0.5f;
         recentConfidences.Add(decision.Confidence);
         tokens.Add(token);
@@ -170,6 +178,13 @@ internal sealed class GenerationLoop
         if (send) SendSpan();
         var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
         if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
+    }
+
+    /// <summary>Upper bound on the wire bytes of the span sent once <paramref name="more"/> tokens are drafted.</summary>
+    private int SpanBytesWith(int more)
+    {
+        int n = tokens.Count + more - cloudEnd;
+        return 32 + sessionId.Length + 8 * n;                     // VerifyRequest.WireBytes with every token a draft
     }
 
     /// <summary>Sends everything from the cloud's last known position to the newest token: committed tokens as
@@ -311,6 +326,7 @@ internal sealed class GenerationLoop
     public GenerationStats Stats(long bytesUp, long bytesDown) => new()
     {
         Mode = options.Mode,
+        PromptTokens = promptLength,
         NumTokens = committed - promptLength - (finished && committed > promptLength && tokens[committed - 1] == tokenizer.EosId ? 1 : 0),
         NumGenerated = committed - promptLength,
         NumDrafted = numDrafted,
@@ -319,6 +335,7 @@ internal sealed class GenerationLoop
         NumRefusedOffloads = numRefusedOffloads,
         NumVerdictTimeouts = numVerdictTimeouts,
         CloudError = cloudError,
+        NumByteCappedOffloads = numByteCapped,
         NumJudged = numJudged,
         NumAccepted = numAccepted,
         NumCorrections = numCorrections,

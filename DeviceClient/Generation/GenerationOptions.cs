@@ -12,6 +12,8 @@ public sealed record GenerationOptions
     public double Budget { get; init; } = 0.1;
     public ConfidenceMetric Metric { get; init; } = ConfidenceMetric.TopProbability;
     public bool UseImportance { get; init; } = true;
+    /// <summary>Cap on the bytes/s this device sends for verification (0 = none); beyond it tokens stay the SLM's.</summary>
+    public double MaxBytesPerSecond { get; init; }
     /// <summary>Scale the budget by the verifier's load factor (load-aware offload control).</summary>
     public bool LoadAware { get; init; } = true;
     /// <summary>Drafts per span in <c>spec</c> mode.</summary>

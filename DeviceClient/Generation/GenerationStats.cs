@@ -4,6 +4,7 @@ namespace Synera.DeviceClient.Generation;
 public sealed record GenerationStats
 {
     public GenerationMode Mode { get; init; }
+    public int PromptTokens { get; init; }            // tokens of the formatted prompt (sent once, when the session opens)
     public int NumTokens { get; init; }               // committed output tokens (the end-of-sequence token excluded)
     public int NumGenerated { get; init; }            // committed tokens including the end-of-sequence token (the budget's denominator)
     public long NumDrafted { get; init; }             // device forward steps that proposed a token
@@ -11,6 +12,7 @@ public sealed record GenerationStats
     public long NumWastedOffloads { get; init; }      // flagged drafts later dropped by a rollback (sent, not in the output)
     public long NumRefusedOffloads { get; init; }     // flagged drafts the cloud refused (back-pressure, failover): kept as SLM output
     public int NumVerdictTimeouts { get; init; }      // waits for a verdict that gave up; the rest of that answer is the SLM's
+    public long NumByteCappedOffloads { get; init; }  // tokens the policy flagged but the byte cap (bytes/s) kept on the device
     public string? CloudError { get; init; }          // a request the cloud refused or that failed; the rest of that answer is the SLM's
     public long NumJudged { get; init; }              // drafts the cloud judged (flagged + those riding in their spans)
     public long NumAccepted { get; init; }

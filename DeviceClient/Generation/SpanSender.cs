@@ -7,7 +7,7 @@ namespace Synera.DeviceClient.Generation;
 
 /// <summary>
 /// Sends verify requests in order on a background task, through the emulated uplink, so drafting never waits
-/// for the network. When the cloud refuses a span (Overloaded), the spans queued behind it in the same
+/// for the network. When the cloud refuses a span (Overloaded, OverBudget), the spans queued behind it in the same
 /// round are dropped unsent (they would start at a position the cloud no longer expects) and the loop is told.
 /// </summary>
 internal sealed class SpanSender : IAsyncDisposable
@@ -41,7 +41,7 @@ internal sealed class SpanSender : IAsyncDisposable
                 if (round <= refusedRound) { await events.WriteAsync(new SpanRefused(request.Seq), cancellation); continue; }
                 await link.UplinkAsync(request.WireBytes, cancellation);
                 var status = await session.VerifyAsync(request);
-                if (status == EnqueueStatus.Overloaded)
+                if (status is EnqueueStatus.Overloaded or EnqueueStatus.OverBudget)
                 {
                     refusedRound = round;
                     await events.WriteAsync(new SpanRefused(request.Seq), cancellation);

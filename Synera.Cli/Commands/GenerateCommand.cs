@@ -30,10 +30,11 @@ public static class GenerateCommand
         var draft = new Option<string?>("--draft") { Description = "draft model folder (default: models/draft)" };
         var target = new Option<string?>("--target") { Description = "target model folder (default: models/target)" };
         var connect = new Option<int?>("--connect") { Description = "connect to a running cluster's gateway on this port instead of starting the embedded one" };
+        var maxBytes = new Option<double>("--max-bytes-per-second") { Description = "cap on the bytes/s sent for verification (0 = none); beyond it tokens stay the SLM's" };
         var repeat = new Option<int>("--repeat") { Description = "generate this many times (a device client's steady load)", DefaultValueFactory = _ => 1 };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target, connect, repeat,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target, connect, repeat, maxBytes,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -42,7 +43,7 @@ public static class GenerateCommand
             var options = new GenerationOptions
             {
                 Mode = parse.GetValue(mode),
-                Budget = parse.GetValue(budget),
+                Budget = parse.GetValue(budget), MaxBytesPerSecond = parse.GetValue(maxBytes),
                 MaxNewTokens = parse.GetValue(maxTokens),
                 Temperature = parse.GetValue(temperature),
                 Link = new LinkOptions(parse.GetValue(rtt), parse.GetValue(bandwidth), parse.GetValue(deviceMs)),
@@ -61,6 +62,7 @@ public static class GenerateCommand
                 AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
                     $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
                     $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
+                if (s.NumByteCappedOffloads > 0) AnsiConsole.MarkupLine($"[grey]{s.NumByteCappedOffloads} flagged tokens stayed on the device (byte cap)[/]");
                 if (s.CloudError is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]the cloud failed a request, the SLM finished the answer: {s.CloudError}[/]");
                 if (s.NumVerdictTimeouts > 0) AnsiConsole.MarkupLine($"[yellow]no verdict within the timeout, the SLM finished the answer[/]");
             }

@@ -55,4 +55,29 @@ public class DeviceBehaviourTests(ShippedClusterFixture fixture, ITestOutputHelp
         Assert.InRange(Ratio(synera) - Ratio(route), -0.05, 0.05);     // the same offload ratio
         Assert.True(Tpot(synera) < 0.8 * Tpot(route), $"synera TPOT {Tpot(synera):F1} ms is not measurably below route's {Tpot(route):F1} ms");
     }
+
+    [Fact]
+    public async Task ByteCapKeepsTheUplinkWithinItsRateAndTheAnswersComplete()
+    {
+        // Budget 1 flags every token; the cap decides how many are sent. Paced at 10 ms a token, so time passes.
+        var link = new LinkOptions(DeviceMsPerToken: 10);
+        const double cap = 500;    // bytes/s: a burst of about 6 offloaded tokens, then about one every 170 ms
+        var free = await RunSuite(new GenerationOptions { Mode = GenerationMode.Synera, Budget = 1, LoadAware = false, Link = link }, 200, 8);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var capped = await RunSuite(new GenerationOptions { Mode = GenerationMode.Synera, Budget = 1, LoadAware = false, Link = link, MaxBytesPerSecond = cap }, 200, 8);
+        var seconds = clock.Elapsed.TotalSeconds;
+        double Rate(GenerationResult r) => r.Stats.BytesUp / (r.Stats.TotalMs / 1000);
+        double Ratio(List<GenerationResult> rs) => (double)rs.Sum(r => r.Stats.NumOffloaded) / rs.Sum(r => r.Stats.NumGenerated);
+        output.WriteLine($"uncapped: {free.Average(Rate):F0} B/s up, offload {Ratio(free):P0}; capped at {cap} B/s: {capped.Average(Rate):F0} B/s, offload {Ratio(capped):P0}, " +
+            $"{capped.Sum(r => r.Stats.NumByteCappedOffloads)} flagged tokens kept on the device");
+        Assert.True(free.Average(Rate) > 2 * cap, $"uncapped the device sends only {free.Average(Rate):F0} B/s: the cap is not tested");
+        // The cap belongs to the device, across its answers: one second of burst, then the rate. Each answer's
+        // session-open message (16 B + 4 B a prompt token) is not an offload and is not capped.
+        long verifyBytes = capped.Sum(r => r.Stats.BytesUp - (16 + 4 * r.Stats.PromptTokens));
+        Assert.True(verifyBytes <= cap * (1 + seconds), $"{verifyBytes} B of spans sent in {seconds:F1} s under a {cap} B/s cap");
+        Assert.All(capped, r => { Assert.True(r.Stats.NumTokens > 0); Assert.Null(r.Stats.CloudError); });
+        Assert.True(capped.Sum(r => r.Stats.NumByteCappedOffloads) > 0);
+        Assert.True(Ratio(capped) < 0.8 * Ratio(free), $"offload {Ratio(capped):P0} capped vs {Ratio(free):P0} uncapped");
+        Assert.True(Ratio(capped) > 0, "the cap let nothing through");
+    }
 }

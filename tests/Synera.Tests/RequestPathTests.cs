@@ -73,6 +73,44 @@ public class RequestPathTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ByteBudgetRefusesSpansBeyondItsRateWithoutLosingAnything()
+    {
+        // 100 B/s with 2 s of burst at the grain: four 46-byte context spans fit, the fifth is over budget.
+        var verdicts = Channel.CreateUnbounded<Verdict>();
+        var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, "path-bytes"));
+        await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
+        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("path-bytes");
+        var info = await grain.OpenAsync(new SessionOptions(new OffloadBudget(1, MaxBytesPerSecond: 100)), Prompt);
+        var token = TestModels.Tokenizer.Encode("2")[0];
+        VerifyRequest Span(int seq) => new("path-bytes", seq, info.Epoch, Prompt.Length + seq, [token], [], []);
+        Assert.Equal(46, Span(0).WireBytes);
+        for (int seq = 0; seq < 4; seq++) Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(Span(seq)));
+        Assert.Equal(EnqueueStatus.OverBudget, await grain.VerifyAsync(Span(4)));
+        for (int i = 0; i < 4; i++) await NextAsync(verdicts);
+        Assert.Equal(Prompt.Length + 4, (await grain.GetSnapshotAsync()).CommittedTokenIds.Length);   // the refused span changed nothing
+        // The budget refills at its rate: the same span (a new sequence number) goes through soon after.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var retry = Span(4) with { Seq = 5 };
+        EnqueueStatus status;
+        while ((status = await grain.VerifyAsync(retry)) == EnqueueStatus.OverBudget && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(100);
+            retry = retry with { Seq = retry.Seq + 1 };
+        }
+        Assert.Equal(EnqueueStatus.Queued, status);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the budget took {clock.Elapsed.TotalSeconds:F1} s to admit 46 bytes at 100 B/s");
+        Assert.Equal(Prompt.Length + 5, (await NextAsync(verdicts)).CommittedLength);
+    }
+
+    [Fact]
+    public async Task NegativeByteBudgetIsAClearError()
+    {
+        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("path-bytes-bad");
+        var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.OpenAsync(new SessionOptions(new OffloadBudget(0.1, MaxBytesPerSecond: -5)), Prompt));
+        Assert.Contains("byte budget", e.Message);
+    }
+
+    [Fact]
     public async Task CloudGenerationStreamsTokensThenEnds()
     {
         var (grain, verdicts, info) = await OpenAsync("path-llm");
