@@ -100,7 +100,38 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             if (info.Model.VocabSize != runner.VocabSize)
                 throw new InvalidOperationException($"the draft model's vocabulary ({runner.VocabSize}) differs from the cloud model's ({info.Model.VocabSize})");
         }
+        GenerationResult result;
         try
+        {
+            result = await GenerateWithSessionAsync();
+        }
+        catch
+        {
+            await CloseQuietlyAsync();
+            throw;
+        }
+        // The answer is the device's once generated: a cloud that cannot be told the session is over (it went
+        // away) must not take it back, so closing is bounded and its failure is reported with the answer.
+        var closeError = await CloseQuietlyAsync();
+        return closeError is null || result.Stats.CloudError is not null ? result
+            : result with { Stats = result.Stats with { CloudError = $"closing the session failed: {closeError}" } };
+
+        async Task<string?> CloseQuietlyAsync()
+        {
+            try
+            {
+                var closing = Task.Run(async () =>
+                {
+                    if (subscription is not null) await subscription.UnsubscribeAsync();
+                    if (options.Mode != GenerationMode.Slm) await session.CloseAsync();
+                });
+                await closing.WaitAsync(CloseTimeout);
+                return null;
+            }
+            catch (Exception e) { return e.Message; }
+        }
+
+        async Task<GenerationResult> GenerateWithSessionAsync()
         {
             if (options.Mode == GenerationMode.Llm)
                 return await CloudGenerateAsync(session, sessionId, promptIds, epoch, maxSequence, options, events.Reader, link, onToken, cancellation);
@@ -116,12 +147,10 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var output = loop.Output;
             return new GenerationResult(tokenizer.Decode(output), output, loop.Stats(link.BytesUp, link.BytesDown));
         }
-        finally
-        {
-            if (subscription is not null) await subscription.UnsubscribeAsync();
-            if (options.Mode != GenerationMode.Slm) await session.CloseAsync();
-        }
     }
+
+    /// <summary>How long closing a session may take once the answer is done.</summary>
+    public static TimeSpan CloseTimeout { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Sends the drafting history to the session grain (it persists it) and, when load-aware, takes its budget.</summary>
     private void ReportProgress(IDeviceSessionGrain session, GenerationLoop loop, ProgressReport report, GenerationOptions options) =>

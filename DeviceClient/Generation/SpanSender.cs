@@ -56,9 +56,15 @@ internal sealed class SpanSender : IAsyncDisposable
         }
     }
 
+    /// <summary>How long disposing waits for a send in flight: a cloud that went away answers only when the
+    /// call times out (Orleans' response timeout, 30 s by default), and the answer must not wait for that.</summary>
+    public static TimeSpan DrainTimeout { get; } = TimeSpan.FromSeconds(2);
+
     public async ValueTask DisposeAsync()
     {
         queue.Writer.TryComplete();
-        try { await pump; } catch (OperationCanceledException) { }
+        try { await pump.WaitAsync(DrainTimeout); }
+        catch (OperationCanceledException) { }
+        catch (TimeoutException) { }   // left to finish on its own; nothing reads what it reports any more
     }
 }

@@ -57,6 +57,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         return new EmbeddedCluster(siloHost, clientHost);
     }
 
+    /// <summary>Stops the silo while the client stays up (the cloud going away under a device).</summary>
+    public Task StopSiloAsync(CancellationToken cancellation = default) => silo.StopAsync(cancellation);
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
