@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
+using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Offloading;
