@@ -3,9 +3,10 @@ using System.Threading.RateLimiting;
 namespace Synera.Abstractions;
 
 /// <summary>
-/// A byte-per-second cap as a token bucket (System.Threading.RateLimiting): one permit per byte, refilled every
-/// 100 ms, holding at most <c>burstSeconds</c> of them. The device spends from one before it offloads a span; the
-/// session grain from its own, so a device that ignores its cap is refused. Spending never waits.
+/// A byte-per-second cap as a token bucket (System.Threading.RateLimiting): one permit per byte, holding at most
+/// <c>burstSeconds</c> of them. The device spends from one before it offloads a span; the session grain from its
+/// own, so a device that ignores its cap is refused. Spending never waits. The bucket is refilled when spent
+/// from, by the time elapsed, not by a timer: a session grain that is dropped without closing leaves no timer behind.
 /// </summary>
 public sealed class ByteRateLimiter : IDisposable
 {
@@ -19,7 +20,7 @@ public sealed class ByteRateLimiter : IDisposable
         BurstBytes = (int)Math.Clamp(bytesPerSecond * burstSeconds, perPeriod, int.MaxValue);
         bucket = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            TokenLimit = BurstBytes, TokensPerPeriod = perPeriod, ReplenishmentPeriod = Period, AutoReplenishment = true, QueueLimit = 0,
+            TokenLimit = BurstBytes, TokensPerPeriod = perPeriod, ReplenishmentPeriod = Period, AutoReplenishment = false, QueueLimit = 0,
         });
     }
 
@@ -31,6 +32,7 @@ public sealed class ByteRateLimiter : IDisposable
     {
         if (bytes <= 0) return true;
         if (bytes > BurstBytes) return false;
+        bucket.TryReplenish();
         using var lease = bucket.AttemptAcquire(bytes);
         return lease.IsAcquired;
     }
