@@ -24,12 +24,13 @@ public enum BenchDrafts { Target, Random }
 /// </summary>
 /// <param name="answerTokens">Tokens a session commits after its prompt before it ends and a new one starts
 /// (an answer's length); capped by the model's window.</param>
-/// <param name="drafts">What the sessions draft: <see cref="BenchDrafts.Target"/>, the LLM's own greedy continuation
-/// (accepted whole, as most spans of a well-matched draft model are), or <see cref="BenchDrafts.Random"/> tokens
-/// (rejected at once: the worst case, where every span also re-runs the correction).</param>
+/// <param name="drafts">What the sessions draft: <see cref="BenchDrafts.Random"/> tokens (rejected at once: the worst
+/// case, where every span also re-runs the correction) or <see cref="BenchDrafts.Target"/>, the LLM's own greedy
+/// continuation (accepted whole: the best case, where nothing committed is re-run).</param>
 public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device, int answerTokens, BenchDrafts drafts = BenchDrafts.Random) : IVerdictSink
 {
     private readonly Dictionary<string, Verdict> last = [];
+    private List<int[]>? targetContinuations;
 
     public Task DeliverAsync(Verdict verdict)
     {
@@ -46,8 +47,8 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
             new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
         var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
         var random = new Random(0);
-        // Each prompt's greedy continuation by the LLM itself, long enough for a whole session.
-        var continuations = drafts == BenchDrafts.Random ? null : prompts.Select(p =>
+        // Each prompt's greedy continuation by the LLM itself, long enough for a whole session (computed once).
+        var continuations = drafts == BenchDrafts.Random ? null : targetContinuations ??= prompts.Select(p =>
             (int[])[.. p, .. new GreedyGenerator(model).Generate(p, answerTokens, tokenizer.EosId, pastEos: true)]).ToList();
         long seq = 0;
         void Submit(int s, bool fresh)
