@@ -45,36 +45,38 @@ public sealed class Attention : Module
         RegisterComponents();
     }
 
+    /// <summary>Query heads that share one K/V head (grouped-query attention).</summary>
+    public int GroupSize => numHeads / numKvHeads;
+
     /// <summary>
-    /// x (B, T, C); cos/sin (B, 1, T, hs); mask (B, 1, T, S) additive over the S keys that
-    /// <paramref name="store"/> returns for this layer once it has taken the new K/V. Returns (B, T, C).
+    /// x (B, T, C); rope = cos and signed sin (B, 1, T, hs) (<see cref="Transformer.Rotary"/>); groupedMask
+    /// (B, 1, rep·T, S): the additive mask of each of the <see cref="GroupSize"/> query heads of a group, stacked, over
+    /// the S keys that <paramref name="store"/> returns for this layer once it has taken the new K/V. Returns (B, T, C).
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, IKvStore store, int layer)
+    public Tensor Forward(Tensor x, (Tensor cos, Tensor signedSin) rope, Tensor groupedMask, IKvStore store, int layer)
     {
         using var scope = NewDisposeScope();
         long B = x.shape[0], T = x.shape[1];
         var q = q_proj.forward(x).view(B, T, numHeads, headDim).transpose(1, 2);    // (B, nh, T, hs)
         var k = k_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
         var v = v_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
-        q = q * cos + RotateHalf(q) * sin;
-        k = k * cos + RotateHalf(k) * sin;
+        q = Rotate(q, rope);
+        k = Rotate(k, rope);
         (k, v) = store.Append(layer, k, v);                                          // (B, nkv, S, hs)
         // Grouped-query attention without copying K/V: the `rep` query heads that share a K/V head
-        // (HF repeat_kv order: consecutive) are stacked along the query axis, and the mask repeated to match.
-        int rep = numHeads / numKvHeads;
-        var qGrouped = q.reshape(B, numKvHeads, rep * T, headDim);                        // (B, nkv, rep·T, hs)
-        var groupedMask = rep > 1 ? mask.repeat(1, 1, rep, 1) : mask;                     // (B|1, 1, rep·T, S)
+        // (HF repeat_kv order: consecutive) are stacked along the query axis, the mask already is.
+        var qGrouped = q.reshape(B, numKvHeads, GroupSize * T, headDim);                  // (B, nkv, rep·T, hs)
         var y = functional.scaled_dot_product_attention(qGrouped, k, v, groupedMask)      // softmax(q·kᵀ/√hs + mask)·v
             .reshape(B, numHeads, T, headDim).transpose(1, 2).reshape(B, T, numHeads * headDim);   // (B, T, C); CUDA kernels may return it strided
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }
 
-    /// <summary>(x1, x2) → (−x2, x1) over the two halves of the head dimension (HF rotate_half).</summary>
-    private static Tensor RotateHalf(Tensor x)
-    {
-        var half = x.shape[^1] / 2;
-        return cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-    }
+    /// <summary>
+    /// RoPE: x·cos + rotate_half(x)·sin, where HF's rotate_half (x1, x2) → (−x2, x1) is a roll by half the head
+    /// dimension with the sign folded into the sine (exact: the sign flip does not round). One copy, not four.
+    /// </summary>
+    private static Tensor Rotate(Tensor x, (Tensor cos, Tensor signedSin) rope) =>
+        (x * rope.cos).addcmul_(x.roll(x.shape[^1] / 2, -1), rope.signedSin, 1);
 }
 
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
@@ -113,10 +115,10 @@ public sealed class DecoderLayer : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, IKvStore store, int layer)
+    public Tensor Forward(Tensor x, (Tensor cos, Tensor signedSin) rope, Tensor groupedMask, IKvStore store, int layer)
     {
         using var scope = NewDisposeScope();
-        x = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, store, layer);
+        x = x + self_attn.Forward(input_layernorm.forward(x), rope, groupedMask, store, layer);
         x = x + mlp.forward(post_attention_layernorm.forward(x));
         return x.MoveToOuterDisposeScope();
     }
@@ -233,9 +235,12 @@ public sealed class Transformer : Module
     public Tensor Forward(Tensor inputIds, Tensor positions, Tensor mask, IKvStore store)
     {
         using var scope = NewDisposeScope();
-        var (cos, sin) = Rotary(positions);
+        var rope = Rotary(positions);
+        // Every layer's query heads of one K/V group share the mask: stacked once here, not per layer.
+        int rep = Config.NumHeads / Config.NumKvHeads;
+        var groupedMask = rep > 1 ? mask.repeat(1, 1, rep, 1) : mask;   // (B, 1, rep·T, S)
         var x = model.embed_tokens.forward(inputIds);                   // (B, T, C)
-        for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, cos, sin, mask, store, i);
+        for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, rope, groupedMask, store, i);
         x = model.norm.forward(x);
         var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (B, T, V)
         return logits.MoveToOuterDisposeScope();
@@ -253,12 +258,14 @@ public sealed class Transformer : Module
         return result;
     }
 
-    /// <summary>cos/sin tables (B, 1, T, hs) for the given positions: angle = pos * theta^(-2i/hs), halves repeated.</summary>
-    private (Tensor cos, Tensor sin) Rotary(Tensor positions)
+    /// <summary>cos and signed sin tables (B, 1, T, hs) for the given positions: angle = pos * theta^(-2i/hs), halves
+    /// repeated; the sine's first half negated, as rotate_half negates the half it moves to the front.</summary>
+    internal (Tensor cos, Tensor signedSin) Rotary(Tensor positions)
     {
         var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: positions.device);       // (hs/2)
         var angles = positions.to_type(float32).unsqueeze(-1) * inv;                                 // (B, T, hs/2)
         var emb = cat([angles, angles], -1).unsqueeze(1);                                            // (B, 1, T, hs)
-        return (emb.cos(), emb.sin());
+        var sin = angles.sin().unsqueeze(1);
+        return (emb.cos(), cat([-sin, sin], -1));
     }
 }

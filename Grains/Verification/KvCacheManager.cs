@@ -101,7 +101,8 @@ public sealed class KvCacheManager : IDisposable
     private sealed class BatchStore : IKvStore
     {
         private readonly KvCacheManager cache;
-        private readonly Tensor slotIndex, sourceRows, targetRows;
+        private readonly Tensor slotIndex, targetRows;
+        private readonly Tensor? sourceRows;
         private readonly int attendLength, firstSlot;
 
         public BatchStore(KvCacheManager cache, int[] slots, int[] pastLengths, int[] newLengths, int maxNew)
@@ -122,7 +123,8 @@ public sealed class KvCacheManager : IDisposable
             // a view instead of gathering a copy.
             firstSlot = slots.Select((slot, b) => slot - b).Distinct().Count() == 1 ? slots[0] : -1;
             slotIndex = tensor(slots.Select(x => (long)x).ToArray(), device: cache.device);
-            sourceRows = tensor(source.ToArray(), device: cache.device);
+            // Without padded rows every new row is written: no gather needed before the copy.
+            sourceRows = newLengths.All(n => n == maxNew) ? null : tensor(source.ToArray(), device: cache.device);
             targetRows = tensor(target.ToArray(), device: cache.device);
             attendLength = pastLengths.Zip(newLengths, (p, n) => p + n).Max();
         }
@@ -135,7 +137,8 @@ public sealed class KvCacheManager : IDisposable
         private Tensor Write(Tensor pool, Tensor fresh)
         {
             var hs = cache.layout.HeadDim;
-            pool.view(-1, hs).index_copy_(0, targetRows, fresh.reshape(-1, hs).index_select(0, sourceRows));
+            var rows = fresh.reshape(-1, hs);
+            pool.view(-1, hs).index_copy_(0, targetRows, sourceRows is null ? rows : rows.index_select(0, sourceRows));
             var window = pool.narrow(2, 0, attendLength);
             return firstSlot >= 0 ? window.narrow(0, firstSlot, slotIndex.shape[0]) : window.index_select(0, slotIndex);
         }
