@@ -2,7 +2,8 @@
 # CUDA check of the verifier on a GPU machine with PyTorch but no .NET (run from the repo root there, after
 # tools/gpu/pack_cuda_bundle.sh here): TorchSharp 0.107 is built for libtorch 2.10; this borrows the machine's
 # libtorch (PyTorch's lib folder) and reports any symbol it lacks. Then it runs the shipped target through
-# `synera eval --device cuda` (accuracy must equal the CPU's) and `synera bench verifier --device cuda`.
+# `synera eval --device cuda` (accuracy must equal the CPU's) and `synera bench verifier --device cuda`, with
+# random drafts and with the LLM's own (accepted whole).
 set -uo pipefail
 out="${OUT:-/tmp/cuda-check}"
 mkdir -p /tmp/dotnet /tmp/app "$out"
@@ -25,3 +26,5 @@ export LD_LIBRARY_PATH="$torchlib:$app/runtimes/linux-x64/native:${LD_LIBRARY_PA
 run() { /tmp/dotnet/dotnet "$app/synera.dll" "$@"; }
 run eval --model models/target --device cuda --out "$out/eval-target-cuda.json" 2>&1 | tee "$out/eval.log"
 run bench verifier --device cuda --seconds 3 --out "$out" 2>&1 | tee "$out/bench.log"
+# Drafts the LLM accepts whole exercise the kept-logits path (a span judged on the previous span's last row).
+run bench verifier --device cuda --seconds 3 --drafts target --out "$out/target" 2>&1 | tee "$out/bench-target.log"
