@@ -64,9 +64,12 @@ public sealed class TorchModelRunner : IVerifierModelRunner
     private RunnerOutput[] ExecuteGroup(IReadOnlyList<RunnerInput> inputs, int[] slots)
     {
         using var scope = NewDisposeScope();
-        int B = inputs.Count, V = model.Config.VocabSize;
-        var pastLengths = inputs.Select(i => i.StartPosition).ToArray();
-        var newLengths = inputs.Select(i => i.InputIds.Length).ToArray();
+        int V = model.Config.VocabSize;
+        var rowSlots = RowSlots(slots);
+        int B = rowSlots.Length;
+        var inputOfRow = rowSlots.Select(slot => Array.IndexOf(slots, slot)).ToArray();   // -1: filler row
+        var pastLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].StartPosition).ToArray();
+        var newLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].InputIds.Length).ToArray();
         int maxNew = newLengths.Max();
 
         // Right-padded inputs; row b's tokens sit at positions pastLengths[b] + t.
@@ -75,25 +78,39 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         for (int b = 0; b < B; b++)
             for (int t = 0; t < maxNew; t++)
             {
-                ids[b * maxNew + t] = t < newLengths[b] ? inputs[b].InputIds[t] : 0;
+                ids[b * maxNew + t] = t < newLengths[b] ? inputs[inputOfRow[b]].InputIds[t] : 0;
                 positions[b * maxNew + t] = pastLengths[b] + t;
             }
         var inputTensor = tensor(ids, [B, maxNew], device: device);
         var positionTensor = tensor(positions, [B, maxNew], device: device);
         int attendLength = Enumerable.Range(0, B).Max(b => pastLengths[b] + newLengths[b]);
         var mask = AttentionMasks.Aligned(pastLengths, maxNew, attendLength, device);
-        var logitsTensor = model.Forward(inputTensor, positionTensor, mask, KvCache.OpenBatch(slots, pastLengths, newLengths, maxNew));
-        for (int b = 0; b < B; b++) KvCache.SetLength(inputs[b].SessionId, pastLengths[b] + newLengths[b]);
+        var logitsTensor = model.Forward(inputTensor, positionTensor, mask, KvCache.OpenBatch(rowSlots, pastLengths, newLengths, maxNew));
 
         // One copy of all logits to the host; each output takes its rows [LogitsFrom, length).
         var logits = logitsTensor.cpu().contiguous().data<float>().ToArray();
-        var outputs = new RunnerOutput[B];
+        var outputs = new RunnerOutput[inputs.Count];
         for (int b = 0; b < B; b++)
         {
-            int rows = newLengths[b] - inputs[b].LogitsFrom;
-            outputs[b] = new RunnerOutput(logits.AsSpan((b * maxNew + inputs[b].LogitsFrom) * V, rows * V).ToArray(), rows, V);
+            if (inputOfRow[b] < 0) continue;
+            var input = inputs[inputOfRow[b]];
+            KvCache.SetLength(input.SessionId, pastLengths[b] + newLengths[b]);
+            int rows = newLengths[b] - input.LogitsFrom;
+            outputs[inputOfRow[b]] = new RunnerOutput(logits.AsSpan((b * maxNew + input.LogitsFrom) * V, rows * V).ToArray(), rows, V);
         }
         return outputs;
+    }
+
+    /// <summary>
+    /// The slots a forward's rows read, ascending. When a few slots inside the batch's range are not in it (a session
+    /// of the range waits in another bucket, or is idle), a filler row per gap keeps them consecutive, so that every
+    /// layer reads K/V through one view of the pool instead of gathering a copy of the whole batch's. A filler has no
+    /// tokens: it writes nothing into its slot, and its outputs are dropped.
+    /// </summary>
+    private static int[] RowSlots(int[] slots)
+    {
+        int first = slots[0], width = slots[^1] - first + 1, gaps = width - slots.Length;
+        return gaps == 0 || gaps > Math.Max(2, slots.Length / 4) ? slots : Enumerable.Range(first, width).ToArray();
     }
 
     private void Validate(IReadOnlyList<RunnerInput> inputs)

@@ -35,12 +35,14 @@ public class BatchingTests
     }
 
     /// <summary>
-    /// The KV store reads a batch on consecutive slots through a view and any other batch by gathering; both
-    /// must give each sequence's own logits. Releasing the middle session leaves slots 0, 2, 3 (gathered);
-    /// the last three sessions on 2, 3, 4 are read as a view.
+    /// The KV store reads a batch on consecutive slots through a view and any other batch by gathering; a batch with
+    /// a few gaps in its slot range gets filler rows for them and is read as a view too. All must give each sequence
+    /// its own logits, and a filler must leave the session whose slot it covers as it was. Five sessions sit on slots
+    /// 0–4: {0, 2, 3} has a filler over session 1's slot, {0, 4} is gathered, {2, 3, 4} is consecutive.
     /// </summary>
     [Theory]
     [InlineData(new[] { 0, 2, 3 })]
+    [InlineData(new[] { 0, 4 })]
     [InlineData(new[] { 2, 3, 4 })]
     public void BatchOnScatteredOrConsecutiveSlotsGivesEachSequencesOwnLogits(int[] batch)
     {
@@ -48,18 +50,20 @@ public class BatchingTests
         using var runner = new TorchModelRunner(model, CPU, 1L << 30, "t", 64);
         var prompts = Enumerable.Range(0, 5).Select(i => Prompt($"user: Reverse {new string((char)('a' + i), i + 2)}.")).ToArray();
         for (int i = 0; i < prompts.Length; i++) runner.Execute([new RunnerInput($"s{i}", prompts[i], 0, 0)]);
-        runner.KvCache.Release("s1");
         var span = TestModels.Tokenizer.Encode("ab");
         var outputs = runner.Execute(batch.Select(i => new RunnerInput($"s{i}", span, prompts[i].Length, 0)).ToList());
-        for (int k = 0; k < batch.Length; k++)
+        void AssertOwnLogits(int session, RunnerOutput output)
         {
             using var _ = no_grad();
-            int[] all = [.. prompts[batch[k]], .. span];
+            int[] all = [.. prompts[session], .. span];
             using var alone = model.Forward(tensor(all.Select(x => (long)x).ToArray(), [1, all.Length]));
-            var expected = alone.Logits[0].narrow(0, prompts[batch[k]].Length, span.Length).contiguous().data<float>().ToArray();
-            var maxDiff = expected.Zip(outputs[k].Logits, (a, b) => Math.Abs(a - b)).Max();
-            Assert.True(maxDiff <= 1e-4, $"session s{batch[k]}: max diff {maxDiff}");
+            var expected = alone.Logits[0].narrow(0, prompts[session].Length, span.Length).contiguous().data<float>().ToArray();
+            var maxDiff = expected.Zip(output.Logits, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(maxDiff <= 1e-4, $"session s{session}: max diff {maxDiff}");
         }
+        for (int k = 0; k < batch.Length; k++) AssertOwnLogits(batch[k], outputs[k]);
+        Assert.Equal(prompts[1].Length, runner.KvCache.CachedLength("s1"));
+        AssertOwnLogits(1, runner.Execute([new RunnerInput("s1", span, prompts[1].Length, 0)])[0]);
     }
 
     [Fact]
