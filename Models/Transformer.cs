@@ -49,26 +49,33 @@ public sealed class Attention : Module
     public int GroupSize => numHeads / numKvHeads;
 
     /// <summary>
-    /// x (B, T, C); rope = cos and signed sin (B, 1, T, hs) (<see cref="Transformer.Rotary"/>); groupedMask
-    /// (B, 1, rep·T, S): the additive mask of each of the <see cref="GroupSize"/> query heads of a group, stacked, over
-    /// the S keys that <paramref name="store"/> returns for this layer once it has taken the new K/V. Returns (B, T, C).
+    /// x (N, C): the packed tokens of every group, group after group; rope = cos and signed sin (N, 1, hs)
+    /// (<see cref="Transformer.Rotary"/>). Projections and RoPE run over all N tokens at once; then each group hands
+    /// its new K/V to its store and attends on its own, with its mask already stacked for the query heads of a K/V
+    /// group (<see cref="AttentionGroup.Mask"/>). Returns (N, C).
     /// </summary>
-    public Tensor Forward(Tensor x, (Tensor cos, Tensor signedSin) rope, Tensor groupedMask, IKvStore store, int layer)
+    public Tensor Forward(Tensor x, (Tensor cos, Tensor signedSin) rope, IReadOnlyList<AttentionGroup> groups, int layer)
     {
         using var scope = NewDisposeScope();
-        long B = x.shape[0], T = x.shape[1];
-        var q = q_proj.forward(x).view(B, T, numHeads, headDim).transpose(1, 2);    // (B, nh, T, hs)
-        var k = k_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
-        var v = v_proj.forward(x).view(B, T, numKvHeads, headDim).transpose(1, 2);  // (B, nkv, T, hs)
-        q = Rotate(q, rope);
-        k = Rotate(k, rope);
-        (k, v) = store.Append(layer, k, v);                                          // (B, nkv, S, hs)
-        // Grouped-query attention without copying K/V: the `rep` query heads that share a K/V head
-        // (HF repeat_kv order: consecutive) are stacked along the query axis, the mask already is.
-        var qGrouped = q.reshape(B, numKvHeads, GroupSize * T, headDim);                  // (B, nkv, rep·T, hs)
-        var y = functional.scaled_dot_product_attention(qGrouped, k, v, groupedMask)      // softmax(q·kᵀ/√hs + mask)·v
-            .reshape(B, numHeads, T, headDim).transpose(1, 2).reshape(B, T, numHeads * headDim);   // (B, T, C); CUDA kernels may return it strided
-        return o_proj.forward(y).MoveToOuterDisposeScope();
+        long N = x.shape[0];
+        var q = Rotate(q_proj.forward(x).view(N, numHeads, headDim), rope);      // (N, nh, hs)
+        var k = Rotate(k_proj.forward(x).view(N, numKvHeads, headDim), rope);    // (N, nkv, hs)
+        var v = v_proj.forward(x).view(N, numKvHeads, headDim);                  // (N, nkv, hs)
+        var outputs = new Tensor[groups.Count];
+        long offset = 0;
+        for (int g = 0; g < groups.Count; g++)
+        {
+            long B = groups[g].Rows, T = groups[g].Length;
+            Tensor Rows(Tensor t) => t.narrow(0, offset, B * T).view(B, T, t.shape[1], headDim).transpose(1, 2);   // (B, heads, T, hs)
+            var (keys, values) = groups[g].Store.Append(layer, Rows(k), Rows(v));                  // (B, nkv, S, hs)
+            // Grouped-query attention without copying K/V: the `rep` query heads that share a K/V head
+            // (HF repeat_kv order: consecutive) are stacked along the query axis, as the mask already is.
+            var qGrouped = Rows(q).reshape(B, numKvHeads, GroupSize * T, headDim);               // (B, nkv, rep·T, hs)
+            outputs[g] = functional.scaled_dot_product_attention(qGrouped, keys, values, groups[g].Mask)   // softmax(q·kᵀ/√hs + mask)·v
+                .reshape(B, numHeads, T, headDim).transpose(1, 2).reshape(B * T, numHeads * headDim);   // (B·T, C); CUDA kernels may return it strided
+            offset += B * T;
+        }
+        return o_proj.forward(outputs.Length == 1 ? outputs[0] : cat(outputs, 0)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -115,10 +122,10 @@ public sealed class DecoderLayer : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, (Tensor cos, Tensor signedSin) rope, Tensor groupedMask, IKvStore store, int layer)
+    public Tensor Forward(Tensor x, (Tensor cos, Tensor signedSin) rope, IReadOnlyList<AttentionGroup> groups, int layer)
     {
         using var scope = NewDisposeScope();
-        x = x + self_attn.Forward(input_layernorm.forward(x), rope, groupedMask, store, layer);
+        x = x + self_attn.Forward(input_layernorm.forward(x), rope, groups, layer);
         x = x + mlp.forward(post_attention_layernorm.forward(x));
         return x.MoveToOuterDisposeScope();
     }
@@ -150,6 +157,13 @@ public interface IKvStore
     /// <summary>new K/V (B, nkv, T, hs) of layer <paramref name="layer"/> → the K/V to attend over, (B, nkv, S, hs).</summary>
     (Tensor keys, Tensor values) Append(int layer, Tensor newKeys, Tensor newValues);
 }
+
+/// <summary>
+/// One group of a packed forward: <paramref name="Rows"/> sequences right-padded to <paramref name="Length"/> tokens,
+/// laid out row after row in the packed token axis. They attend with the additive <paramref name="Mask"/>
+/// (Rows|1, 1, Length, S) over the S keys that <paramref name="Store"/> returns for each layer.
+/// </summary>
+public sealed record AttentionGroup(int Rows, int Length, Tensor Mask, IKvStore Store);
 
 /// <summary>present = cat(past, new) per layer, kept (outside any dispose scope) for the caller's <see cref="ForwardResult"/>.</summary>
 public sealed class ConcatKvStore(Tensor[]? pastKeys, Tensor[]? pastValues, int numLayers) : IKvStore
@@ -235,14 +249,30 @@ public sealed class Transformer : Module
     public Tensor Forward(Tensor inputIds, Tensor positions, Tensor mask, IKvStore store)
     {
         using var scope = NewDisposeScope();
+        long B = inputIds.shape[0], T = inputIds.shape[1];
+        var logits = Forward(inputIds.reshape(-1), positions.reshape(-1), [new AttentionGroup((int)B, (int)T, mask, store)]);
+        return logits.view(B, T, -1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Packed forward: several groups of sequences in one pass. inputIds/positions (N) int64 hold each group's rows,
+    /// right-padded to the group's length, group after group. Every matmul runs once over all N tokens; attention runs
+    /// per group (see <see cref="AttentionGroup"/>). Returns the logits (N, V).
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor positions, IReadOnlyList<AttentionGroup> groups)
+    {
+        using var scope = NewDisposeScope();
+        long packed = groups.Sum(g => (long)g.Rows * g.Length);
+        if (inputIds.shape[0] != packed)
+            throw new ArgumentException($"{inputIds.shape[0]} packed tokens, but the groups hold {packed}");
         var rope = Rotary(positions);
         // Every layer's query heads of one K/V group share the mask: stacked once here, not per layer.
         int rep = Config.NumHeads / Config.NumKvHeads;
-        var groupedMask = rep > 1 ? mask.repeat(1, 1, rep, 1) : mask;   // (B, 1, rep·T, S)
-        var x = model.embed_tokens.forward(inputIds);                   // (B, T, C)
-        for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, rope, groupedMask, store, i);
+        var stacked = groups.Select(g => rep > 1 ? g with { Mask = g.Mask.repeat(1, 1, rep, 1) } : g).ToList();   // (B, 1, rep·T, S)
+        var x = model.embed_tokens.forward(inputIds);                   // (N, C)
+        for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, rope, stacked, i);
         x = model.norm.forward(x);
-        var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (B, T, V)
+        var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (N, V)
         return logits.MoveToOuterDisposeScope();
     }
 
@@ -258,13 +288,13 @@ public sealed class Transformer : Module
         return result;
     }
 
-    /// <summary>cos and signed sin tables (B, 1, T, hs) for the given positions: angle = pos * theta^(-2i/hs), halves
+    /// <summary>cos and signed sin tables (N, 1, hs) for the given positions (N): angle = pos * theta^(-2i/hs), halves
     /// repeated; the sine's first half negated, as rotate_half negates the half it moves to the front.</summary>
     internal (Tensor cos, Tensor signedSin) Rotary(Tensor positions)
     {
         var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: positions.device);       // (hs/2)
-        var angles = positions.to_type(float32).unsqueeze(-1) * inv;                                 // (B, T, hs/2)
-        var emb = cat([angles, angles], -1).unsqueeze(1);                                            // (B, 1, T, hs)
+        var angles = positions.to_type(float32).unsqueeze(-1) * inv;                                 // (N, hs/2)
+        var emb = cat([angles, angles], -1).unsqueeze(1);                                            // (N, 1, hs)
         var sin = angles.sin().unsqueeze(1);
         return (emb.cos(), cat([-sin, sin], -1));
     }

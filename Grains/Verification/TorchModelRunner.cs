@@ -45,60 +45,77 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         if (inputs.Count == 0) return [];
         Validate(inputs);
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
         var allSlots = KvCache.AcquireSlots(inputs.Select(i => i.SessionId).ToList());
-        // Inputs are right-padded to the longest in a forward, so a session's 40-token prefill would make 31
-        // four-token spans pay for 40 positions each. One forward per length bucket (powers of two) bounds
-        // the padding to 2x; a step is still one scheduler decision.
-        var outputs = new RunnerOutput[inputs.Count];
-        foreach (var bucket in Enumerable.Range(0, inputs.Count).GroupBy(i => BucketOf(inputs[i].InputIds.Length)))
+        // One forward per step. Rows are right-padded within a group, so a session's 40-token prefill in the group
+        // of 31 four-token spans would make each pay for 40 positions: inputs are grouped by length (powers of two,
+        // padding at most 2x), every group packed into the same token axis. The groups share every matmul and
+        // attend on their own.
+        var groups = Enumerable.Range(0, inputs.Count).GroupBy(i => BucketOf(inputs[i].InputIds.Length))
+            .Select(bucket => RowGroup.Plan(bucket.OrderBy(i => allSlots[i]).ToArray(), inputs, allSlots))   // slot order lets the KV store read a view
+            .ToList();
+        int packed = groups.Sum(g => g.Tokens);
+        var ids = new long[packed];
+        var positions = new long[packed];
+        var attention = new List<AttentionGroup>(groups.Count);
+        int offset = 0;
+        foreach (var g in groups)
         {
-            var members = bucket.OrderBy(i => allSlots[i]).ToArray();   // slot order lets the KV store read a view
-            var results = ExecuteGroup(members.Select(i => inputs[i]).ToList(), members.Select(i => allSlots[i]).ToArray());
-            for (int m = 0; m < members.Length; m++) outputs[members[m]] = results[m];
+            g.Offset = offset;
+            for (int b = 0; b < g.Rows; b++)
+                for (int t = 0; t < g.Length; t++)
+                {
+                    int at = offset + b * g.Length + t;
+                    ids[at] = t < g.NewLengths[b] ? inputs[g.InputOfRow[b]].InputIds[t] : 0;
+                    positions[at] = g.PastLengths[b] + t;
+                }
+            int attendLength = Enumerable.Range(0, g.Rows).Max(b => g.PastLengths[b] + g.NewLengths[b]);
+            var mask = AttentionMasks.Aligned(g.PastLengths, g.Length, attendLength, device);
+            attention.Add(new AttentionGroup(g.Rows, g.Length, mask, KvCache.OpenBatch(g.Slots, g.PastLengths, g.NewLengths, g.Length)));
+            offset += g.Tokens;
         }
+        var logitsTensor = model.Forward(tensor(ids, device: device), tensor(positions, device: device), attention);   // (N, V)
+
+        // One copy of all logits to the host; each output takes its rows [LogitsFrom, length).
+        int V = model.Config.VocabSize;
+        var logits = logitsTensor.cpu().contiguous().data<float>().ToArray();
+        var outputs = new RunnerOutput[inputs.Count];
+        foreach (var g in groups)
+            for (int b = 0; b < g.Rows; b++)
+            {
+                if (g.InputOfRow[b] < 0) continue;
+                var input = inputs[g.InputOfRow[b]];
+                KvCache.SetLength(input.SessionId, g.PastLengths[b] + g.NewLengths[b]);
+                int rows = g.NewLengths[b] - input.LogitsFrom;
+                outputs[g.InputOfRow[b]] = new RunnerOutput(logits.AsSpan((g.Offset + b * g.Length + input.LogitsFrom) * V, rows * V).ToArray(), rows, V);
+            }
         return outputs;
     }
 
     private static int BucketOf(int length) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 4));
 
-    private RunnerOutput[] ExecuteGroup(IReadOnlyList<RunnerInput> inputs, int[] slots)
+    /// <summary>The rows of one attention group, in slot order: which input each row runs (−1: a filler), and its lengths.</summary>
+    private sealed class RowGroup
     {
-        using var scope = NewDisposeScope();
-        int V = model.Config.VocabSize;
-        var rowSlots = RowSlots(slots);
-        int B = rowSlots.Length;
-        var inputOfRow = rowSlots.Select(slot => Array.IndexOf(slots, slot)).ToArray();   // -1: filler row
-        var pastLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].StartPosition).ToArray();
-        var newLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].InputIds.Length).ToArray();
-        int maxNew = newLengths.Max();
+        public required int[] Slots, InputOfRow, PastLengths, NewLengths;
+        public int Rows => Slots.Length;
+        public int Length => NewLengths.Max();
+        public int Tokens => Rows * Length;
+        public int Offset;
 
-        // Right-padded inputs; row b's tokens sit at positions pastLengths[b] + t.
-        var ids = new long[B * maxNew];
-        var positions = new long[B * maxNew];
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < maxNew; t++)
-            {
-                ids[b * maxNew + t] = t < newLengths[b] ? inputs[inputOfRow[b]].InputIds[t] : 0;
-                positions[b * maxNew + t] = pastLengths[b] + t;
-            }
-        var inputTensor = tensor(ids, [B, maxNew], device: device);
-        var positionTensor = tensor(positions, [B, maxNew], device: device);
-        int attendLength = Enumerable.Range(0, B).Max(b => pastLengths[b] + newLengths[b]);
-        var mask = AttentionMasks.Aligned(pastLengths, maxNew, attendLength, device);
-        var logitsTensor = model.Forward(inputTensor, positionTensor, mask, KvCache.OpenBatch(rowSlots, pastLengths, newLengths, maxNew));
-
-        // One copy of all logits to the host; each output takes its rows [LogitsFrom, length).
-        var logits = logitsTensor.cpu().contiguous().data<float>().ToArray();
-        var outputs = new RunnerOutput[inputs.Count];
-        for (int b = 0; b < B; b++)
+        public static RowGroup Plan(int[] members, IReadOnlyList<RunnerInput> inputs, int[] allSlots)
         {
-            if (inputOfRow[b] < 0) continue;
-            var input = inputs[inputOfRow[b]];
-            KvCache.SetLength(input.SessionId, pastLengths[b] + newLengths[b]);
-            int rows = newLengths[b] - input.LogitsFrom;
-            outputs[inputOfRow[b]] = new RunnerOutput(logits.AsSpan((b * maxNew + input.LogitsFrom) * V, rows * V).ToArray(), rows, V);
+            var inputOfSlot = members.ToDictionary(i => allSlots[i]);
+            var slots = RowSlots(members.Select(i => allSlots[i]).ToArray());
+            var inputOfRow = slots.Select(slot => inputOfSlot.GetValueOrDefault(slot, -1)).ToArray();
+            return new RowGroup
+            {
+                Slots = slots,
+                InputOfRow = inputOfRow,
+                PastLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].StartPosition).ToArray(),
+                NewLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].InputIds.Length).ToArray(),
+            };
         }
-        return outputs;
     }
 
     /// <summary>
