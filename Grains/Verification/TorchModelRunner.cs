@@ -98,8 +98,8 @@ public sealed class TorchModelRunner : IVerifierModelRunner
     private sealed class RowGroup
     {
         public required int[] Slots, InputOfRow, PastLengths, NewLengths;
+        public required int Length;   // the longest new input: every row is padded to it
         public int Rows => Slots.Length;
-        public int Length => NewLengths.Max();
         public int Tokens => Rows * Length;
         public int Offset;
 
@@ -108,12 +108,14 @@ public sealed class TorchModelRunner : IVerifierModelRunner
             var inputOfSlot = members.ToDictionary(i => allSlots[i]);
             var slots = RowSlots(members.Select(i => allSlots[i]).ToArray());
             var inputOfRow = slots.Select(slot => inputOfSlot.GetValueOrDefault(slot, -1)).ToArray();
+            var newLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].InputIds.Length).ToArray();
             return new RowGroup
             {
                 Slots = slots,
                 InputOfRow = inputOfRow,
                 PastLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].StartPosition).ToArray(),
-                NewLengths = inputOfRow.Select(i => i < 0 ? 0 : inputs[i].InputIds.Length).ToArray(),
+                NewLengths = newLengths,
+                Length = newLengths.Max(),
             };
         }
     }
