@@ -5,6 +5,7 @@ using Orleans.Streams;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.Grains.Options;
+using Synera.Grains.Verification;
 
 namespace Synera.Grains;
 
@@ -34,6 +35,8 @@ public sealed class DeviceSessionGrain(
         if (options.Budget.TokenFraction is < 0 or > 1 || double.IsNaN(options.Budget.TokenFraction))
             throw new SyneraRequestException($"budget fraction {options.Budget.TokenFraction} is outside [0, 1]");
         if (options.Temperature < 0 || float.IsNaN(options.Temperature)) throw new SyneraRequestException($"temperature {options.Temperature} must be ≥ 0");
+        if (options.Tier is null || verifierOptions.Value.WeightOf(options.Tier) is null)
+            throw new SyneraRequestException($"tier '{options.Tier}' is not one of this deployment's: {string.Join(", ", verifierOptions.Value.TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}");
         var s = state.State;
         if (string.IsNullOrEmpty(s.VerifierId))
             s.VerifierId = $"verifier-{(uint)StableHash(SessionId) % (uint)verifierOptions.Value.NumVerifierGrains}";
@@ -57,7 +60,7 @@ public sealed class DeviceSessionGrain(
         s.InFlight.Clear();
         await state.WriteStateAsync();
         lastLoad = await Verifier.GetLoadAsync();
-        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, lastLoad.LoadFactor);
+        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad));
     }
 
     async Task<EnqueueStatus> IDeviceSessionGrain.VerifyAsync(VerifyRequest request)
@@ -207,11 +210,16 @@ public sealed class DeviceSessionGrain(
         if (s.ConfidenceHistory.Count > DeviceSessionState.MaxHistory)
             s.ConfidenceHistory.RemoveRange(0, s.ConfidenceHistory.Count - DeviceSessionState.MaxHistory);
         lastLoad = await Verifier.GetLoadAsync();
-        var effective = s.Options.Budget.TokenFraction * lastLoad.LoadFactor;
+        var factor = TierLoadFactor(lastLoad);
+        var effective = s.Options.Budget.TokenFraction * factor;
         s.Threshold = Quantile(s.ConfidenceHistory, effective);
         await state.WriteStateAsync();
-        return new BudgetAdvice(effective, lastLoad.LoadFactor, s.Threshold);
+        return new BudgetAdvice(effective, factor, s.Threshold, lastLoad.LoadFactor);
     }
+
+    /// <summary>The verifier's load factor as this session's tier takes it (fair share within a tier).</summary>
+    private double TierLoadFactor(VerifierLoad load) =>
+        LoadController.ForTier(load.LoadFactor, verifierOptions.Value.WeightOf(state.State.Options.Tier) ?? 1.0);
 
     /// <summary>The confidence below which a fraction <paramref name="q"/> of the history lies.</summary>
     private static double Quantile(List<float> history, double q)

@@ -5,11 +5,15 @@ namespace Synera.Abstractions.Messages;
 /// <param name="LatencyTargetMs">How long the device is willing to wait for a verdict; the scheduler's deadline.</param>
 /// <param name="Temperature">0 for greedy verification, &gt; 0 for speculative sampling at this temperature.</param>
 /// <param name="Seed">Seed for sampled verification, so runs can be repeated.</param>
-/// <param name="Tier">Fair-share group: sessions of one tier share load-driven budget cuts equally.</param>
+/// <param name="Tier">Fair-share group: sessions of one tier get the same load-driven budget cut; a tier's weight
+/// (verifier option <c>TierWeights</c>) sets how hard it is cut relative to the others.</param>
 [GenerateSerializer, Immutable]
 public sealed record SessionOptions(
     [property: Id(0)] OffloadBudget Budget,
     [property: Id(1)] double LatencyTargetMs = 500,
     [property: Id(2)] float Temperature = 0f,
     [property: Id(3)] int Seed = 0,
-    [property: Id(4)] string Tier = "default");
+    [property: Id(4)] string Tier = SessionOptions.DefaultTier)
+{
+    public const string DefaultTier = "default";
+}

@@ -94,7 +94,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, sessionId));
             subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
-            var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget, options.MaxBytesPerSecond), options.LatencyTargetMs, options.Temperature, options.Seed), promptIds);
+            var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget, options.MaxBytesPerSecond), options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)

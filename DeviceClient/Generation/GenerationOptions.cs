@@ -1,3 +1,4 @@
+using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Link;
 using Synera.DeviceClient.Offloading;
 
@@ -25,6 +26,8 @@ public sealed record GenerationOptions
     public float TopP { get; init; } = 1f;
     public int Seed { get; init; }
     public double LatencyTargetMs { get; init; } = 500;
+    /// <summary>The device's fair-share tier at the verifier (a tier of the deployment's <c>TierWeights</c>).</summary>
+    public string Tier { get; init; } = SessionOptions.DefaultTier;
     public LinkOptions Link { get; init; } = LinkOptions.None;
     /// <summary>Give up waiting for a verdict after this long and keep the device's own tokens.</summary>
     public TimeSpan VerdictTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Synera.Abstractions.Messages;
 
 namespace Synera.Grains.Options;
 
@@ -43,6 +44,18 @@ public sealed class VerifierOptions
 
     /// <summary>Number of verifier grains sessions are spread over (one engine per silo serves them all).</summary>
     public int NumVerifierGrains { get; set; } = 1;
+
+    /// <summary>
+    /// Weight of each session tier under load (<c>Synera:Verifier:TierWeights:premium = 2</c>). A session of weight w
+    /// scales its budget by f^(1/w), where f is the verifier's load factor: all tiers keep their full budget when
+    /// f = 1, a heavier tier is cut less when f falls, and every session of a tier gets the same cut (fair share).
+    /// The tier <c>default</c> has weight 1 unless listed; with weights configured, any other tier must be listed.
+    /// </summary>
+    public Dictionary<string, double> TierWeights { get; set; } = [];
+
+    /// <summary>The weight of <paramref name="tier"/>, or null when it is not a tier of this deployment.</summary>
+    public double? WeightOf(string tier) =>
+        TierWeights.TryGetValue(tier, out var w) ? w : tier == SessionOptions.DefaultTier || TierWeights.Count == 0 ? 1.0 : null;
 }
 
 /// <summary>Checks <see cref="VerifierOptions"/> at start-up.</summary>
@@ -58,6 +71,8 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.NumVerifierGrains <= 0) errors.Add($"{nameof(o.NumVerifierGrains)} must be positive");
         if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");
+        foreach (var (tier, weight) in o.TierWeights)
+            if (!(weight > 0) || double.IsInfinity(weight)) errors.Add($"{nameof(o.TierWeights)}: tier '{tier}' has weight {weight}; weights must be positive and finite");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -6,8 +6,8 @@ namespace Synera.Grains.Verification;
 /// Load-aware offload control: every 100 ms, takes the p99 of the verify latencies seen in that window and
 /// turns it into a load factor in (0, 1] that session grains multiply their offload budgets by.
 /// Multiplicative decrease when p99 exceeds the target, gentle increase when it is well below (or idle),
-/// so quality degrades gradually under overload and budgets return when load drops. One factor for all
-/// sessions of the engine: each gets the same share.
+/// so quality degrades gradually under overload and budgets return when load drops. One factor for the
+/// engine; a session applies it through its tier's weight (<see cref="ForTier"/>), so sessions of a tier share alike.
 /// </summary>
 public sealed class LoadController(double targetP99Ms)
 {
@@ -19,6 +19,12 @@ public sealed class LoadController(double targetP99Ms)
     public double LoadFactor { get; private set; } = 1.0;
     public double P99Ms { get; private set; }
     public double MeanStepMs { get; private set; }
+
+    /// <summary>
+    /// The factor for a tier of weight <paramref name="weight"/>: f^(1/w). Weight 1 takes f as it is, weight 2 its square
+    /// root (cut less), weight ½ its square (cut more); at f = 1 every tier keeps its whole budget.
+    /// </summary>
+    public static double ForTier(double factor, double weight) => Math.Pow(factor, 1 / weight);
 
     public void RecordLatency(double ms)
     {

@@ -11,7 +11,12 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>Target model the silo serves; the tiny random one unless a subclass says otherwise.</summary>
     protected virtual string TargetModel => TestModels.TinyTarget;
 
-    public async Task InitializeAsync() => Cluster = await EmbeddedCluster.StartAsync(v => { v.ModelPath = TargetModel; v.MaxSpanTokens = 16; });
+    public async Task InitializeAsync() => Cluster = await EmbeddedCluster.StartAsync(v =>
+    {
+        v.ModelPath = TargetModel;
+        v.MaxSpanTokens = 16;
+        v.TierWeights = new() { ["premium"] = 2, ["economy"] = 0.5 };
+    });
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }

@@ -22,6 +22,22 @@ public class LoadControlTests
     }
 
     [Fact]
+    public void TierWeightsBendTheFactorAndAreValidated()
+    {
+        Assert.Equal(1.0, LoadController.ForTier(1.0, 0.5));      // no pressure: every tier keeps its budget
+        Assert.Equal(0.5, LoadController.ForTier(0.25, 2), 12);
+        Assert.Equal(0.0625, LoadController.ForTier(0.25, 0.5), 12);
+        var options = new VerifierOptions { TierWeights = new() { ["premium"] = 2 } };
+        Assert.Equal(2, options.WeightOf("premium"));
+        Assert.Equal(1, options.WeightOf("default"));
+        Assert.Null(options.WeightOf("gold"));
+        Assert.Equal(1, new VerifierOptions().WeightOf("anything"));   // no tiers configured: all alike
+        var invalid = new VerifierOptionsValidator().Validate(null, new VerifierOptions { TierWeights = new() { ["free"] = 0 } });
+        Assert.True(invalid.Failed);
+        Assert.Contains("tier 'free'", invalid.FailureMessage);
+    }
+
+    [Fact]
     public void FullQueueRefusesWithOverloadedAndNothingIsLost()
     {
         using var h = new EngineHarness(TestModels.TinyTarget, new VerifierOptions { MaxQueuedRequests = 3 });

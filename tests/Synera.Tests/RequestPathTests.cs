@@ -1,8 +1,10 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Threading.Channels;
 using Orleans.Runtime;
 using Orleans.Streams;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
+using Synera.Grains.Verification;
 
 namespace Synera.Tests;
 
@@ -100,6 +102,52 @@ public class RequestPathTests(ClusterFixture fixture)
         Assert.Equal(EnqueueStatus.Queued, status);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the budget took {clock.Elapsed.TotalSeconds:F1} s to admit 46 bytes at 100 B/s");
         Assert.Equal(Prompt.Length + 5, (await NextAsync(verdicts)).CommittedLength);
+    }
+
+    /// <summary>
+    /// Under load every session of a tier gets the same cut, and a heavier tier a smaller one: with the verifier's
+    /// factor f, premium (weight 2) keeps f^(1/2) of its budget, default f, economy (weight ½) f². The verifier is
+    /// pushed over its p99 target by feeding its real load controller latencies far above it.
+    /// </summary>
+    [Fact]
+    public async Task UnderLoadTiersAreCutByTheirWeightAndSessionsOfATierAlike()
+    {
+        var tiers = new[] { "premium", "default", "default", "economy" };
+        var grains = new List<IDeviceSessionGrain>();
+        for (int i = 0; i < tiers.Length; i++)
+        {
+            var grain = fixture.Client.GetGrain<IDeviceSessionGrain>($"path-tier-{i}");
+            await grain.OpenAsync(new SessionOptions(new OffloadBudget(0.4), Tier: tiers[i]), Prompt);
+            grains.Add(grain);
+        }
+        var load = fixture.Cluster.SiloServices.GetRequiredService<VerificationEngine>().Load;
+        for (int i = 0; i < 50; i++) load.RecordLatency(10_000);
+        Thread.Sleep(120);
+        load.Update(1);
+        var advice = new List<BudgetAdvice>();
+        foreach (var grain in grains) advice.Add(await grain.ReportProgressAsync(new ProgressReport(10, 1, 0, [0.5f], 0.3)));
+        for (int i = 0; i < tiers.Length; i++)
+        {
+            var f = advice[i].VerifierLoadFactor;
+            Assert.True(f < 1, $"the verifier's factor is {f}: the load did not register");
+            var expected = tiers[i] switch { "premium" => Math.Sqrt(f), "economy" => f * f, _ => f };
+            Assert.Equal(expected, advice[i].LoadFactor, 9);
+            Assert.Equal(0.4 * expected, advice[i].EffectiveFraction, 9);
+        }
+        Assert.True(advice[0].EffectiveFraction > advice[1].EffectiveFraction && advice[1].EffectiveFraction > advice[3].EffectiveFraction);
+        // Let the factor recover (the idle engine raises it every 100 ms) so later tests see an unloaded verifier.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (load.LoadFactor < 1 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        foreach (var grain in grains) await grain.CloseAsync();
+    }
+
+    [Fact]
+    public async Task UnknownTierIsAClearError()
+    {
+        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("path-tier-unknown");
+        var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.OpenAsync(new SessionOptions(OffloadBudget.Full, Tier: "gold"), Prompt));
+        Assert.Contains("tier 'gold'", e.Message);
+        Assert.Contains("premium", e.Message);
     }
 
     [Fact]
