@@ -18,6 +18,10 @@ public interface IVerifierGrain : IGrainWithStringKey
     /// <summary>Drops the session's KV cache and queued requests.</summary>
     Task ReleaseSessionAsync(string sessionId);
 
+    /// <summary>Whether the engine still holds the session (false after a verifier restart, failover, expiry or release:
+    /// its queued spans are gone with it).</summary>
+    Task<bool> HoldsSessionAsync(string sessionId);
+
     /// <summary>The engine's current load, for load-aware offload control.</summary>
     Task<VerifierLoad> GetLoadAsync();
 

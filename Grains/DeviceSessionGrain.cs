@@ -22,6 +22,7 @@ public sealed class DeviceSessionGrain(
     private IAsyncStream<Verdict>? stream;
     private VerifierLoad? lastLoad;
     private ByteRateLimiter? byteLimiter;    // the session's bytes/s cap, enforced here too (2 s of burst: the device spends first)
+    private IGrainTimer? inFlightWatch;      // runs while spans are in flight
 
     private string SessionId => this.GetPrimaryKeyString();
     private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
@@ -89,9 +90,42 @@ public sealed class DeviceSessionGrain(
         if (status == EnqueueStatus.Queued)
         {
             s.PendingEnd = request.StartPosition + request.NumTokens;
-            s.InFlight.Add(new InFlightSpan { Seq = request.Seq, StartPosition = request.StartPosition, ContextTokenIds = request.ContextTokenIds, DraftTokenIds = request.DraftTokenIds });
+            s.InFlight.Add(new InFlightSpan
+            {
+                Seq = request.Seq, StartPosition = request.StartPosition, ContextTokenIds = request.ContextTokenIds, DraftTokenIds = request.DraftTokenIds,
+                WaitingSinceUtc = DateTime.UtcNow,
+            });
+            var period = verifierOptions.Value.InFlightCheckPeriod;
+            inFlightWatch ??= this.RegisterGrainTimer(WatchInFlightAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
         }
         return status;
+    }
+
+    /// <summary>
+    /// Spans in flight that will never be answered: the verifier lost the session (its silo restarted or failed over, or
+    /// it expired the session) or the verdict is overdue (lost on the way). The device would wait for its verdict
+    /// timeout and then give up on the cloud; resynchronising lets it resend from the committed tokens at once.
+    /// </summary>
+    private async Task WatchInFlightAsync(CancellationToken cancellation)
+    {
+        var s = state.State;
+        if (!s.IsOpen || s.InFlight.Count == 0)
+        {
+            inFlightWatch?.Dispose();
+            inFlightWatch = null;
+            return;
+        }
+        var age = DateTime.UtcNow - s.InFlight[0].WaitingSinceUtc;
+        if (age < verifierOptions.Value.InFlightCheckPeriod) return;
+        string? why = null;
+        try
+        {
+            if (!await Verifier.HoldsSessionAsync(SessionId)) why = "the verifier no longer holds the session (restarted, failed over or expired it)";
+        }
+        catch (Exception e) { why = $"the verifier cannot be reached: {e.Message}"; }
+        var overdue = TimeSpan.FromMilliseconds(Math.Max(5000, 10 * s.Options.LatencyTargetMs));
+        if (why is null && age > overdue) why = $"span {s.InFlight[0].Seq} has waited {age.TotalSeconds:F1} s for its verdict";
+        if (why is not null) await ResyncAsync(why);
     }
 
     private SessionSetup Setup(int startPosition)
@@ -158,7 +192,7 @@ public sealed class DeviceSessionGrain(
             case VerdictKind.Generated when verdict.NextTokenId >= 0:
                 if (span is not null && span.ContextTokenIds.Length > 0 && span.StartPosition == s.CommittedTokenIds.Count)
                     s.CommittedTokenIds.AddRange(span.ContextTokenIds);
-                if (span is not null) span.ContextTokenIds = [];
+                if (span is not null) { span.ContextTokenIds = []; span.WaitingSinceUtc = DateTime.UtcNow; }
                 s.CommittedTokenIds.Add(verdict.NextTokenId);
                 break;
         }
@@ -192,7 +226,15 @@ public sealed class DeviceSessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         await state.WriteStateAsync();
-        await Verifier.ReleaseSessionAsync(SessionId);   // its queued spans are void; the next one brings the history
+        try
+        {
+            await Verifier.ReleaseSessionAsync(SessionId);   // its queued spans are void; the next one brings the history
+        }
+        catch (Exception e)
+        {
+            // Unreachable (the reason for some resyncs): the device must hear of the new epoch all the same.
+            logger.LogWarning(e, "Session {Session}: releasing it at its verifier failed", SessionId);
+        }
         logger.LogWarning("Session {Session} resynchronised at {Length} tokens, epoch {Epoch}: {Why}", SessionId, s.PendingEnd, s.Epoch, why);
         await Stream.OnNextAsync(new Verdict(SessionId, s.LastSeq, s.Epoch, VerdictKind.Failed, s.PendingEnd, 0, -1, -1, s.PendingEnd, 0, why));
     }

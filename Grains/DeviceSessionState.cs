@@ -40,4 +40,6 @@ public sealed record class InFlightSpan
     [Id(1)] public int StartPosition { get; set; }
     [Id(2)] public int[] ContextTokenIds { get; set; } = [];
     [Id(3)] public int[] DraftTokenIds { get; set; } = [];
+    /// <summary>When the span was queued, or last made progress (a token of a cloud generation).</summary>
+    [Id(4)] public DateTime WaitingSinceUtc { get; set; }
 }

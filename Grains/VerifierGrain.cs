@@ -19,6 +19,8 @@ public sealed class VerifierGrain(VerificationEngine engine) : Grain, IVerifierG
         return Task.CompletedTask;
     }
 
+    Task<bool> IVerifierGrain.HoldsSessionAsync(string sessionId) => Task.FromResult(engine.Holds(sessionId));
+
     Task<VerifierLoad> IVerifierGrain.GetLoadAsync() => Task.FromResult(engine.CurrentLoad);
 
     Task<VerifierModelInfo> IVerifierGrain.GetModelInfoAsync() => Task.FromResult(engine.ModelInfo);

@@ -42,6 +42,13 @@ public sealed class VerifierOptions
     /// </summary>
     public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// How often a session grain with spans in flight checks on them. A span whose verifier no longer holds the session
+    /// (restarted, failed over, expired), or whose verdict is overdue (older than ten latency targets, at least 5 s),
+    /// will never be answered: the grain resynchronises the device instead of leaving it to its verdict timeout.
+    /// </summary>
+    public TimeSpan InFlightCheckPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Number of verifier grains sessions are spread over (one engine per silo serves them all).</summary>
     public int NumVerifierGrains { get; set; } = 1;
 
@@ -69,6 +76,7 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.MaxQueuedRequests <= 0) errors.Add($"{nameof(o.MaxQueuedRequests)} must be positive");
         if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
+        if (o.InFlightCheckPeriod <= TimeSpan.Zero) errors.Add($"{nameof(o.InFlightCheckPeriod)} must be positive");
         if (o.NumVerifierGrains <= 0) errors.Add($"{nameof(o.NumVerifierGrains)} must be positive");
         if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");
         foreach (var (tier, weight) in o.TierWeights)

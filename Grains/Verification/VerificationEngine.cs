@@ -67,6 +67,12 @@ public sealed class VerificationEngine : IDisposable
         return EnqueueStatus.Queued;
     }
 
+    /// <summary>Whether the session is known here (any thread).</summary>
+    public bool Holds(string sessionId)
+    {
+        lock (gate) return sessions.ContainsKey(sessionId);
+    }
+
     /// <summary>Forgets a session (any thread); its KV cache is freed on the engine thread.</summary>
     public void Release(string sessionId)
     {

@@ -16,6 +16,7 @@ public class ClusterFixture : IAsyncLifetime
         v.ModelPath = TargetModel;
         v.MaxSpanTokens = 16;
         v.TierWeights = new() { ["premium"] = 2, ["economy"] = 0.5 };
+        v.InFlightCheckPeriod = TimeSpan.FromMilliseconds(250);
     });
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();

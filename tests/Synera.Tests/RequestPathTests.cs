@@ -75,6 +75,36 @@ public class RequestPathTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task VerifierThatLosesTheSessionMidGenerationIsNoticedAndTheDeviceResynchronised()
+    {
+        // A cloud generation keeps its request in flight until it ends. The verifier then forgets the session, as a
+        // restarted or failed-over verifier silo would: no verdict will ever come for it. The grain's in-flight
+        // watch (every 250 ms here) asks the verifier, finds the session gone, and resynchronises the device.
+        var (grain, verdicts, info) = await OpenAsync("path-lost");
+        int maxNew = info.Model.MaxSequenceLength - Prompt.Length - 1;
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-lost", 0, info.Epoch, Prompt.Length, [], [], [], maxNew)));
+        Assert.Equal(VerdictKind.Generated, (await NextAsync(verdicts)).Kind);
+        await fixture.Client.GetGrain<IVerifierGrain>(info.VerifierId).ReleaseSessionAsync("path-lost");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Verdict v;
+        do v = await NextAsync(verdicts);   // tokens generated before the release come first
+        while (v.Kind == VerdictKind.Generated);
+        Assert.True(v.Kind == VerdictKind.Failed, $"expected a resync, got {v.Kind} (the generation ended before the verifier forgot it?)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the lost session was noticed after {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Contains("no longer holds", v.Message);
+        Assert.Equal(info.Epoch + 1, v.Epoch);
+        var snapshot = await grain.GetSnapshotAsync();
+        Assert.Equal(snapshot.CommittedTokenIds.Length, v.CommittedLength);   // every generated token that was shown stays
+        Assert.True(v.CommittedLength > Prompt.Length);
+        // The device goes on from there; the verifier gets the history again.
+        var drafts = TestModels.Tokenizer.Encode("2");
+        Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-lost", 1, v.Epoch, v.CommittedLength, [], drafts, [0.6f])));
+        var next = await NextAsync(verdicts);
+        Assert.Equal(VerdictKind.Verified, next.Kind);
+        Assert.Equal(1, next.Seq);
+    }
+
+    [Fact]
     public async Task ByteBudgetRefusesSpansBeyondItsRateWithoutLosingAnything()
     {
         // 100 B/s with 2 s of burst at the grain: four 46-byte context spans fit, the fifth is over budget.
