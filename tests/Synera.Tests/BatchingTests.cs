@@ -67,6 +67,38 @@ public class BatchingTests
     }
 
     [Fact]
+    public void BatchBuilderPacksLengthGroupsInSlotOrderWithFillersForGaps()
+    {
+        // Three 5-token spans on slots 3, 0, 1 and a 40-token prefill on slot 2: the spans form the group of length 8,
+        // in slot order, with a filler row over slot 2 (held by the prefill, in the other group); the prefill follows.
+        int[] Span(int first, int n) => Enumerable.Range(first, n).ToArray();
+        var inputs = new[]
+        {
+            new RunnerInput("a", Span(10, 5), 100, 0), new RunnerInput("b", Span(20, 5), 50, 0),
+            new RunnerInput("p", Span(1, 40), 0, 39), new RunnerInput("c", Span(30, 5), 7, 0),
+        };
+        var batch = BatchBuilder.Build(inputs, [3, 0, 2, 1]);
+        Assert.Equal(2, batch.Groups.Count);
+        var spans = batch.Groups[0];
+        Assert.Equal([0, 1, 2, 3], spans.Slots);
+        Assert.Equal([1, 3, -1, 0], spans.InputOfRow);
+        Assert.Equal([50, 7, 0, 100], spans.PastLengths);
+        Assert.Equal([5, 5, 0, 5], spans.NewLengths);
+        Assert.Equal((0, 5, 20, 105), (spans.Offset, spans.Length, spans.Tokens, spans.AttendLength));
+        var prefill = batch.Groups[1];
+        Assert.Equal((20, 40, 1, 40), (prefill.Offset, prefill.Length, prefill.Rows, prefill.AttendLength));
+        Assert.Equal(60, batch.NumTokens);
+        Assert.Equal([20, 21, 22, 23, 24], batch.TokenIds[0..5]);          // b's span at positions 50..54
+        Assert.Equal([50, 51, 52, 53, 54], batch.Positions[0..5]);
+        Assert.Equal([0, 0, 0, 0, 0], batch.TokenIds[10..15]);             // the filler: no tokens
+        Assert.Equal([10, 11, 12, 13, 14], batch.TokenIds[15..20]);        // a's span at 100..104
+        Assert.Equal(Span(1, 40).Select(x => (long)x), batch.TokenIds[20..]);
+        // Too many gaps for fillers: the group keeps only its own rows (the KV store gathers them).
+        Assert.Equal([0, 9], BatchBuilder.RowSlots([0, 9]));
+        Assert.Equal([4, 5, 6, 7], BatchBuilder.RowSlots([4, 6, 7]));
+    }
+
+    [Fact]
     public void SessionsVerifiedInOneBatchGetTheSameVerdictsAsVerifiedAlone()
     {
         var prompts = Enumerable.Range(0, 6).Select(i => Prompt($"user: What is {i}{i}+{i}?\nassistant: ")).ToArray();
