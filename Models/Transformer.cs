@@ -33,20 +33,17 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
 public sealed class Attention : Module
 {
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
-    private readonly int numHeads, numKvHeads, headDim;
+    private readonly int numHeads, numKvHeads, headDim, groupSize;
 
     public Attention(TransformerConfig c) : base(nameof(Attention))
     {
-        numHeads = c.NumHeads; numKvHeads = c.NumKvHeads; headDim = c.HeadDim;
+        numHeads = c.NumHeads; numKvHeads = c.NumKvHeads; headDim = c.HeadDim; groupSize = c.GroupSize;
         q_proj = Linear(c.HiddenSize, c.NumHeads * c.HeadDim, hasBias: c.AttentionBias);
         k_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias);
         v_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias);
         o_proj = Linear(c.NumHeads * c.HeadDim, c.HiddenSize, hasBias: false);
         RegisterComponents();
     }
-
-    /// <summary>Query heads that share one K/V head (grouped-query attention).</summary>
-    public int GroupSize => numHeads / numKvHeads;
 
     /// <summary>
     /// x (N, C): the packed tokens of every group, group after group; rope = cos and signed sin (N, 1, hs)
@@ -70,7 +67,7 @@ public sealed class Attention : Module
             var (keys, values) = groups[g].Store.Append(layer, Rows(k), Rows(v));                  // (B, nkv, S, hs)
             // Grouped-query attention without copying K/V: the `rep` query heads that share a K/V head
             // (HF repeat_kv order: consecutive) are stacked along the query axis, as the mask already is.
-            var qGrouped = Rows(q).reshape(B, numKvHeads, GroupSize * T, headDim);               // (B, nkv, rep·T, hs)
+            var qGrouped = Rows(q).reshape(B, numKvHeads, groupSize * T, headDim);               // (B, nkv, rep·T, hs)
             outputs[g] = functional.scaled_dot_product_attention(qGrouped, keys, values, groups[g].Mask)   // softmax(q·kᵀ/√hs + mask)·v
                 .reshape(B, numHeads, T, headDim).transpose(1, 2).reshape(B * T, numHeads * headDim);   // (B·T, C); CUDA kernels may return it strided
             offset += B * T;
@@ -267,7 +264,7 @@ public sealed class Transformer : Module
             throw new ArgumentException($"{inputIds.shape[0]} packed tokens, but the groups hold {packed}");
         var rope = Rotary(positions);
         // Every layer's query heads of one K/V group share the mask: stacked once here, not per layer.
-        int rep = Config.NumHeads / Config.NumKvHeads;
+        int rep = Config.GroupSize;
         var stacked = groups.Select(g => rep > 1 ? g with { Mask = g.Mask.repeat(1, 1, rep, 1) } : g).ToList();   // (B, 1, rep·T, S)
         var x = model.embed_tokens.forward(inputIds);                   // (N, C)
         for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, rope, stacked, i);

@@ -26,6 +26,8 @@ public sealed record TransformerConfig
 
     public int HeadDim => HiddenSize / NumHeads;
     public int KvDim => NumKvHeads * HeadDim;
+    /// <summary>Query heads that share one K/V head (grouped-query attention).</summary>
+    public int GroupSize => NumHeads / NumKvHeads;
 
     /// <summary>Throws with a clear message when the shape is inconsistent.</summary>
     public void Validate()
