@@ -7,5 +7,5 @@ namespace Synera.Grains;
 /// <summary>Delivers the engine's verdicts to the session grains, which publish them on the sessions' streams.</summary>
 public sealed class OrleansVerdictSink(IGrainFactory grainFactory) : IVerdictSink
 {
-    public Task DeliverAsync(Verdict verdict) => grainFactory.GetGrain<IDeviceSessionGrain>(verdict.SessionId).OnVerdictAsync(verdict);
+    public Task DeliverAsync(Verdict verdict) => grainFactory.GetGrain<ISessionGrain>(verdict.SessionId).OnVerdictAsync(verdict);
 }

@@ -8,4 +8,5 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(CalibrateCommand.Create());
 return await root.Parse(args).InvokeAsync();

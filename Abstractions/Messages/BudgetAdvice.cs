@@ -3,7 +3,7 @@ namespace Synera.Abstractions.Messages;
 /// <summary>The session grain's answer to a progress report: the budget to aim for now.</summary>
 /// <param name="EffectiveFraction">The session budget scaled by <paramref name="LoadFactor"/>.</param>
 /// <param name="LoadFactor">The load factor applied to this session: the verifier's, weighted by the session's tier.</param>
-/// <param name="Threshold">The threshold the session grain would use from the whole history (for a device that reconnects).</param>
+/// <param name="Threshold">The device's threshold as its device grain last recorded it.</param>
 /// <param name="VerifierLoadFactor">The verifier's own load factor, before the tier's weight.</param>
 [GenerateSerializer, Immutable]
 public sealed record BudgetAdvice(

@@ -12,6 +12,7 @@ public enum EnqueueStatus
     NeedsHistory = 2,
     /// <summary>The request was stale when it arrived (older epoch); no verdict follows.</summary>
     Stale = 3,
-    /// <summary>The session's byte budget (bytes/s) is spent for now: continue with the SLM, no verdict follows.</summary>
+    /// <summary>The device is past its long-run offload budget, or its byte budget (bytes/s) is spent for now: continue
+    /// with the SLM, no verdict follows.</summary>
     OverBudget = 4,
 }

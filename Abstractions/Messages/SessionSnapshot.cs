@@ -7,7 +7,4 @@ public sealed record SessionSnapshot(
     [property: Id(1)] bool IsOpen,
     [property: Id(2)] int[] CommittedTokenIds,
     [property: Id(3)] int Epoch,
-    [property: Id(4)] long NumGenerated,
-    [property: Id(5)] long NumOffloaded,
-    [property: Id(6)] double Threshold,
-    [property: Id(7)] string VerifierId);
+    [property: Id(4)] string VerifierId);

@@ -18,21 +18,53 @@ public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, 
 /// subscribes to its verdict stream, and runs the <see cref="GenerationLoop"/> in the chosen mode.
 /// One request at a time per generator (the SLM and its KV cache are single-stream, as on a phone).
 /// </summary>
-public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runner, SyneraTokenizer tokenizer, string deviceId = "device") : IDisposable
+/// <param name="deviceId">The device's stable id (its account follows it across restarts); null: a new anonymous device.</param>
+public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runner, SyneraTokenizer tokenizer, string? deviceId = null,
+    OffloadCalibration? calibration = null) : IDisposable
 {
+    private readonly string deviceId = ValidDeviceId(deviceId ?? $"device-{Guid.NewGuid():N}");
+
+    private static string ValidDeviceId(string id) =>
+        id.Length is > 0 and <= 128 && !id.Contains('/') ? id : throw new ArgumentException($"device id '{id}' must be 1–128 characters without '/'", nameof(deviceId));
+
     private readonly SemaphoreSlim gate = new(1, 1);
     private OffloadPolicy? devicePolicy;
+    private RationedRoutingPolicy? routingPolicy;
 
-    /// <summary>The device's budget accounting spans its requests (a budget belongs to the device, not to one
-    /// answer): credit and the recent-confidence window carry over. <c>slm</c> and <c>spec</c> use fixed policies.</summary>
-    private OffloadPolicy PolicyFor(GenerationOptions options)
+    /// <summary>The device's id: its sessions are <c>{DeviceId}/{answer}</c> and its account lives in the device grain of that id.</summary>
+    public string DeviceId => deviceId;
+
+    /// <summary>The device's offloading policy for <c>synera</c> (null until its first synera answer).</summary>
+    public OffloadPolicy? Policy => devicePolicy;
+
+    /// <summary>
+    /// The policy for a request. A budget belongs to the device, not to one answer: synera's account, threshold controller
+    /// and confidence window carry over between answers, and the first synera answer picks them up from the device grain,
+    /// so a restarted device continues its account. <c>route</c> keeps its own rationed policy; <c>slm</c>, <c>spec</c>
+    /// and <c>oracle</c> use fixed ones.
+    /// </summary>
+    private async Task<IOffloadPolicy> PolicyForAsync(GenerationOptions options)
     {
-        if (options.Mode is GenerationMode.Slm or GenerationMode.Spec)
-            return new OffloadPolicy(options.Metric, options.Mode == GenerationMode.Spec ? 1 : 0);
-        if (devicePolicy is null || devicePolicy.Metric != options.Metric) devicePolicy = new OffloadPolicy(options.Metric, options.Budget);
-        // The cloud's last load factor carries over to the next request, so short answers under overload do
-        // not start at the full budget again before their first progress report.
-        devicePolicy.Budget = options.LoadAware ? options.Budget * LoadFactor : options.Budget;
+        var budget = options.LoadAware ? options.Budget * LoadFactor : options.Budget;
+        switch (options.Mode)
+        {
+            case GenerationMode.Slm or GenerationMode.Llm:
+                return new OffloadPolicy(options.Metric, 0);
+            case GenerationMode.Spec or GenerationMode.Oracle:
+                return new OffloadPolicy(options.Metric, 1);
+            case GenerationMode.Route:
+                if (routingPolicy is null || routingPolicy.Metric != options.Metric) routingPolicy = new RationedRoutingPolicy(options.Metric, budget);
+                routingPolicy.Budget = budget;
+                return routingPolicy;
+        }
+        if (options.FixedThreshold is double threshold)
+            return new OffloadPolicy(options.Metric, 1) { FixedThreshold = threshold };
+        if (devicePolicy is null || devicePolicy.Metric != options.Metric)
+        {
+            var account = await client.GetGrain<IDeviceGrain>(deviceId).GetAccountAsync();
+            devicePolicy = new OffloadPolicy(options.Metric, budget, calibration, account);
+        }
+        devicePolicy.Budget = budget;
         return devicePolicy;
     }
 
@@ -41,7 +73,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     /// <summary>The device's bytes/s cap spans its requests too, so short answers cannot each start with a full burst.</summary>
     private ByteRateLimiter? ByteLimiterFor(GenerationOptions options)
     {
-        if (options.Mode is not (GenerationMode.Synera or GenerationMode.Route)) return null;
+        if (options.Mode is not (GenerationMode.Synera or GenerationMode.Route)) return null;   // the baselines verify what they must
         var budget = new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
         if (byteLimiterBudget != budget.MaxBytesPerSecond)
         {
@@ -86,7 +118,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         var sessionId = $"{deviceId}/{Guid.NewGuid():N}";
         var events = Channel.CreateUnbounded<DeviceEvent>();
         var link = new LinkEmulator<DeviceEvent>(options.Link, events.Writer);
-        var session = client.GetGrain<IDeviceSessionGrain>(sessionId);
+        var session = client.GetGrain<ISessionGrain>(sessionId);
         StreamSubscriptionHandle<Verdict>? subscription = null;
         int epoch = 0, maxSpan = 64, maxSequence = runner.MaxLength;
         if (options.Mode != GenerationMode.Slm)
@@ -94,7 +126,9 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, sessionId));
             subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
-            var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(options.Budget, options.MaxBytesPerSecond), options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier), promptIds);
+            // spec and the oracle verify every token by design: their sessions run at budget 1.
+            var budget = options.Mode is GenerationMode.Spec or GenerationMode.Oracle || options.FixedThreshold is not null ? OffloadBudget.Full : new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
+            var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)
@@ -136,14 +170,16 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             if (options.Mode == GenerationMode.Llm)
                 return await CloudGenerateAsync(session, sessionId, promptIds, epoch, maxSequence, options, events.Reader, link, onToken, cancellation);
             await using var sender = new SpanSender(session, link, events.Writer, cancellation);
+            var reports = new ProgressReporter(session, options.LoadAware ? this : null);
             GenerationLoop? loop = null;
             loop = new GenerationLoop(runner, tokenizer, options with { MaxLookahead = Math.Min(options.MaxLookahead, maxSpan) },
-                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken, PolicyFor(options))
+                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken, await PolicyForAsync(options))
             {
                 ByteLimiter = ByteLimiterFor(options),
-                OnProgress = options.Mode is GenerationMode.Synera or GenerationMode.Route ? report => ReportProgress(session, loop!, report, options) : null,
+                OnProgress = reports.Reports(options.Mode) ? report => reports.Send(report, loop!.Policy) : null,
             };
             await loop.RunAsync(cancellation);
+            if (reports.Reports(options.Mode)) await reports.FlushAsync(loop.TakeProgressReport(), loop.Policy, CloseTimeout);
             var output = loop.Output;
             return new GenerationResult(tokenizer.Decode(output), output, loop.Stats(link.BytesUp, link.BytesDown));
         }
@@ -152,17 +188,11 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     /// <summary>How long closing a session may take once the answer is done.</summary>
     public static TimeSpan CloseTimeout { get; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Sends the drafting history to the session grain (it persists it) and, when load-aware, takes its budget.</summary>
-    private void ReportProgress(IDeviceSessionGrain session, GenerationLoop loop, ProgressReport report, GenerationOptions options) =>
-        _ = session.ReportProgressAsync(report).ContinueWith(t =>
-        {
-            if (!t.IsCompletedSuccessfully || !options.LoadAware) return;
-            Volatile.Write(ref loadFactor, t.Result.LoadFactor);
-            loop.Policy.Budget = t.Result.EffectiveFraction;
-        }, TaskScheduler.Default);
+    /// <summary>Takes the load factor a session grain advised (load-aware offload control).</summary>
+    internal void AdviseLoadFactor(double factor) => Volatile.Write(ref loadFactor, factor);
 
     /// <summary><c>llm</c> mode: the cloud generates with continuous batching; the device displays each token.</summary>
-    private async Task<GenerationResult> CloudGenerateAsync(IDeviceSessionGrain session, string sessionId, int[] promptIds, int epoch, int maxSequence,
+    private async Task<GenerationResult> CloudGenerateAsync(ISessionGrain session, string sessionId, int[] promptIds, int epoch, int maxSequence,
         GenerationOptions options, ChannelReader<DeviceEvent> events, LinkEmulator<DeviceEvent> link, Action<GeneratedToken> onToken, CancellationToken cancellation)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

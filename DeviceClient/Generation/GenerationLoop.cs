@@ -27,7 +27,7 @@ internal sealed class GenerationLoop
     private readonly ChannelReader<DeviceEvent> events;
     private readonly SpanSender sender;
     private readonly string sessionId;
-    private readonly OffloadPolicy policy;
+    private readonly IOffloadPolicy policy;
     private readonly ImportanceScorer importance;
     private readonly TokenSampler sampler;
     private readonly Action<GeneratedToken> onToken;
@@ -54,7 +54,7 @@ internal sealed class GenerationLoop
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
         int maxSpanTokens, int maxSequenceLength, string sessionId, ChannelReader<DeviceEvent> events, SpanSender sender, Action<GeneratedToken> onToken,
-        OffloadPolicy policy)
+        IOffloadPolicy policy)
     {
         this.runner = runner; this.tokenizer = tokenizer; this.options = options; this.events = events; this.sender = sender;
         this.sessionId = sessionId; this.onToken = onToken; this.epoch = epoch; this.maxSpanTokens = maxSpanTokens;
@@ -66,16 +66,18 @@ internal sealed class GenerationLoop
         sampler = new TokenSampler(options.Temperature, options.TopP, options.Seed);
     }
 
-    public OffloadPolicy Policy => policy;
+    public IOffloadPolicy Policy => policy;
 
-    /// <summary>Called every <see cref="ProgressEvery"/> drafted tokens with the drafting history since the last call.</summary>
+    /// <summary>Called every <see cref="ProgressEvery"/> committed tokens with the progress since the last call
+    /// (<see cref="TakeProgressReport"/>); the caller flushes the rest when the answer ends.</summary>
     public Action<ProgressReport>? OnProgress { get; init; }
 
     /// <summary>The device's bytes/s cap on offloading, when it has one.</summary>
     public ByteRateLimiter? ByteLimiter { get; init; }
 
     public const int ProgressEvery = 32;
-    private long offloadedAtLastReport;
+    private long numCharged, chargedAtLastReport;     // offloads sent, net of refused ones: what the account spent
+    private int committedSinceReport;
 
     public async Task RunAsync(CancellationToken cancellation)
     {
@@ -129,7 +131,7 @@ internal sealed class GenerationLoop
     private bool MustWait() => DraftingStopped || options.Mode switch
     {
         GenerationMode.Synera => tokens.Count - committed >= options.MaxLookahead,
-        GenerationMode.Route or GenerationMode.Spec => pending.Count > 0,
+        GenerationMode.Route or GenerationMode.Spec or GenerationMode.Oracle => pending.Count > 0,
         _ => false,
     };
 
@@ -148,7 +150,7 @@ internal sealed class GenerationLoop
             offload = false;                                       // over the byte cap: this token stays the SLM's
             numByteCapped++;
         }
-        if (decision.Offload && !offload) policy.Discard(0, 1);   // not sent: its credit goes back to the device
+        if (decision.Offload && !offload) policy.Refund(1);       // not sent: its credit goes back to the device
         lastUncertain = decision.Confidence < 0.5f;
         recentConfidences.Add(decision.Confidence);
         tokens.Add(token);
@@ -156,13 +158,7 @@ internal sealed class GenerationLoop
         verified.Add(false);
         draftProbs.Add(probabilities[token]);
         numDrafted++;
-        if (offload) numOffloaded++;
-        if (numDrafted % ProgressEvery == 0 && OnProgress is not null)
-        {
-            OnProgress(new ProgressReport(recentConfidences.Count, (int)Math.Clamp(numOffloaded - offloadedAtLastReport, 0, recentConfidences.Count), 0, [.. recentConfidences], policy.Threshold));
-            recentConfidences.Clear();
-            offloadedAtLastReport = numOffloaded;
-        }
+        if (offload) { numOffloaded++; numCharged++; }
         // Run the new token now so the next draft's logits are ready (a rollback re-runs from the cache).
         if (!DraftingStopped)
         {
@@ -173,7 +169,7 @@ internal sealed class GenerationLoop
         bool send = !cloudLost && options.Mode switch
         {
             GenerationMode.Spec => tokens.Count - cloudEnd >= options.SpecSpanLength || DraftingStopped,
-            GenerationMode.Synera or GenerationMode.Route => offload,
+            GenerationMode.Synera or GenerationMode.Route or GenerationMode.Oracle => offload,
             _ => false,
         };
         if (send) SendSpan();
@@ -226,7 +222,7 @@ internal sealed class GenerationLoop
                 if (index < 0) return;
                 // The cloud keeps nothing of this span or the ones behind it: their drafts become the device's own.
                 cloudEnd = pending[index].Start;
-                for (int i = index; i < pending.Count; i++) Unflag(pending[i]);
+                for (int i = index; i < pending.Count; i++) Unflag(pending[i], refund: true);
                 pending.RemoveRange(index, pending.Count - index);
                 round++;
                 return;
@@ -236,16 +232,21 @@ internal sealed class GenerationLoop
         }
     }
 
-    /// <summary>A span the cloud will not verify: its drafts stay the device's own, unflagged and not counted as offloaded.</summary>
-    private void Unflag(PendingSpan span)
+    /// <summary>A span the cloud will not verify: its drafts stay the device's own, unflagged and not counted as offloaded.
+    /// With <paramref name="refund"/> (the cloud refused it, so it charged nothing) the account gets the offloads back;
+    /// spans lost after they were queued (a resync, a cloud given up on) were charged and stay spent.</summary>
+    private void Unflag(PendingSpan span, bool refund = false)
     {
+        int n = 0;
         for (int pos = span.DraftStart; pos < span.End && pos < tokens.Count; pos++)
         {
             if (!flagged[pos - promptLength]) continue;
             flagged[pos - promptLength] = false;
             numOffloaded--;
             numRefusedOffloads++;
+            n++;
         }
+        if (refund && n > 0) { policy.Refund(n); numCharged -= n; }
     }
 
     private void ApplyVerdict(Verdict v)
@@ -288,7 +289,8 @@ internal sealed class GenerationLoop
     {
         int i = position - promptLength, drop = tokens.Count - position - 1;
         int droppedFlags = flagged.Skip(i + 1).Count(f => f);
-        policy.Discard(drop, droppedFlags);
+        policy.OnDiscarded(drop, droppedFlags);
+        numCharged -= droppedFlags;                             // voided by the rejection: the cloud refunds them too
         numOffloaded -= droppedFlags;
         numWastedOffloads += droppedFlags;
         tokens.RemoveRange(position, drop + 1);
@@ -315,6 +317,8 @@ internal sealed class GenerationLoop
             int i = committed - promptLength;
             if (flagged[i] && !verified[i]) break;               // waiting for its verdict (or, in spec, for its span)
             int token = tokens[committed++];
+            policy.OnCommitted(1);
+            if (++committedSinceReport >= ProgressEvery && OnProgress is not null) OnProgress(TakeProgressReport());
             if (token == tokenizer.EosId) { finished = true; break; }
             var now = clock.Elapsed.TotalMilliseconds;
             if (firstTokenMs < 0) firstTokenMs = now; else interTokenMs.Add(now - lastCommitMs);
@@ -324,6 +328,19 @@ internal sealed class GenerationLoop
         if (committed >= maxTotal) finished = true;
     }
 
+    /// <summary>The progress since the last report: committed tokens, offloads spent, the drafted tokens' confidences, and the
+    /// policy's state (for the device grain, which keeps the account across restarts).</summary>
+    public ProgressReport TakeProgressReport()
+    {
+        var p = policy as OffloadPolicy;
+        var report = new ProgressReport(committedSinceReport, (int)(numCharged - chargedAtLastReport), 0, [.. recentConfidences], policy.Threshold,
+            p?.Account.Credit ?? 0, p?.Controller.TargetRatio ?? 0, p?.Controller.Demand ?? 0);
+        committedSinceReport = 0;
+        chargedAtLastReport = numCharged;
+        recentConfidences.Clear();
+        return report;
+    }
+
     public GenerationStats Stats(long bytesUp, long bytesDown) => new()
     {
         Mode = options.Mode,
@@ -331,8 +348,9 @@ internal sealed class GenerationLoop
         NumTokens = committed - promptLength - (finished && committed > promptLength && tokens[committed - 1] == tokenizer.EosId ? 1 : 0),
         NumGenerated = committed - promptLength,
         NumDrafted = numDrafted,
-        NumOffloaded = numOffloaded,
-        NumWastedOffloads = numWastedOffloads,
+        // The oracle is judged on every token; what it offloads is where the draft and the LLM disagree.
+        NumOffloaded = options.Mode == GenerationMode.Oracle ? numCorrections : numOffloaded,
+        NumWastedOffloads = options.Mode == GenerationMode.Oracle ? 0 : numWastedOffloads,
         NumRefusedOffloads = numRefusedOffloads,
         NumVerdictTimeouts = numVerdictTimeouts,
         CloudError = cloudError,

@@ -13,4 +13,7 @@ public enum GenerationMode
     Route,
     /// <summary>Selective offloading under a budget, stall-free drafting with rollback.</summary>
     Synera,
+    /// <summary>The offloading oracle: the cloud judges every token (spans of one, waiting), and only the tokens where the
+    /// draft's greedy choice differs from the LLM's count as offloaded: the least offload that reaches LLM quality.</summary>
+    Oracle,
 }

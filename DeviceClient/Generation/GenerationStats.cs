@@ -24,6 +24,9 @@ public sealed record GenerationStats
     public double TotalMs { get; init; }
     public IReadOnlyList<double> InterTokenMs { get; init; } = [];
 
+    /// <summary>Committed tokens the cloud verified at the device's request, per committed token: what the budget caps.
+    /// Flagged drafts that a rollback dropped before their verdict are not in it: the verifier drops their spans unrun
+    /// (stale epoch), and both the device and the cloud return their charge.</summary>
     public double OffloadRatio => NumGenerated == 0 ? 0 : (double)NumOffloaded / NumGenerated;
     public double AcceptanceRate => NumJudged == 0 ? 1 : (double)NumAccepted / NumJudged;
     public double TokensPerSecond => TotalMs <= 0 ? 0 : NumTokens * 1000.0 / TotalMs;

@@ -13,14 +13,14 @@ namespace Synera.DeviceClient.Generation;
 internal sealed class SpanSender : IAsyncDisposable
 {
     private readonly Channel<(VerifyRequest request, int round)> queue = Channel.CreateUnbounded<(VerifyRequest, int)>(new() { SingleReader = true });
-    private readonly IDeviceSessionGrain session;
+    private readonly ISessionGrain session;
     private readonly LinkEmulator<DeviceEvent> link;
     private readonly ChannelWriter<DeviceEvent> events;
     private readonly CancellationToken cancellation;
     private readonly Task pump;
     private int refusedRound = -1;
 
-    public SpanSender(IDeviceSessionGrain session, LinkEmulator<DeviceEvent> link, ChannelWriter<DeviceEvent> events, CancellationToken cancellation)
+    public SpanSender(ISessionGrain session, LinkEmulator<DeviceEvent> link, ChannelWriter<DeviceEvent> events, CancellationToken cancellation)
     {
         this.session = session; this.link = link; this.events = events; this.cancellation = cancellation;
         pump = Task.Run(PumpAsync, cancellation);

@@ -1,86 +1,61 @@
+using Synera.Abstractions.Messages;
+
 namespace Synera.DeviceClient.Offloading;
 
-/// <summary>The policy's verdict on one drafted token.</summary>
-/// <param name="Offload">Send it for verification.</param>
-/// <param name="Confidence">The draft's confidence (metric-dependent, in [0, 1]).</param>
-/// <param name="Importance">The token's importance weight (≥ 1).</param>
-public readonly record struct OffloadDecision(bool Offload, float Confidence, float Importance);
-
 /// <summary>
-/// Selective offloading under a budget. Each drafted token gets a score = confidence / importance; it is
-/// offloaded when the score is below the adaptive threshold and the session has budget credit. The
-/// threshold is the quantile of recent scores at twice the budget (so roughly twice as many tokens qualify
-/// as the budget allows, and credit is spent on the least confident of them); the credit is a token
-/// bucket filled by <c>budget</c> per generated token and capped, so the offload ratio tracks the budget
-/// from above and below. Budget 0 → never offload (SLM only); budget 1 → offload everything.
+/// Synera's selective offloading (DESIGN §1.1). A drafted token is offloaded when its score — confidence divided by
+/// importance — is below the calibrated threshold and the device's long-run account allows one more offload. Nothing
+/// else: a token above the threshold is never sent just to spend budget, and consecutive uncertain tokens are all sent
+/// while the account has credit. The threshold moves only through the slow <see cref="ThresholdController"/>; the budget
+/// is enforced by the <see cref="OffloadAccount"/>, a cap over thousands of tokens. Budget 1 → every token, 0 → none.
 /// </summary>
-public sealed class OffloadPolicy
+public sealed class OffloadPolicy : IOffloadPolicy
 {
-    private const int Window = 256;
-    private const double MaxCredit = 2.0;
     private readonly IConfidenceMetric metric;
-    private readonly float[] recentScores = new float[Window];
-    private int numScores, nextScore;
-    private double credit = 1;   // a fresh device may offload its first uncertain token
+    private readonly ThresholdController controller;
 
-    public OffloadPolicy(ConfidenceMetric metric, double budget)
+    /// <param name="calibration">The pair's calibration (null: thresholds from the device's own recent scores).</param>
+    /// <param name="restored">The device's account as its device grain kept it (null: a fresh device).</param>
+    public OffloadPolicy(ConfidenceMetric metric, double budget, OffloadCalibration? calibration = null, DeviceAccount? restored = null)
     {
         Metric = metric;
         this.metric = ConfidenceMetrics.Create(metric);
-        Budget = budget;
+        Account = new OffloadAccount(budget, restored);
+        controller = new ThresholdController(calibration, metric, budget, restored?.TargetRatio ?? 0, restored?.Demand ?? double.NaN,
+            restored?.RecentConfidences, restored?.NumGenerated ?? 0);
     }
 
     public ConfidenceMetric Metric { get; }
+    public OffloadAccount Account { get; }
+    public ThresholdController Controller => controller;
 
-    /// <summary>Target offload ratio in [0, 1] (after load scaling).</summary>
-    public double Budget { get; set; }
+    public double Budget
+    {
+        get => Account.Budget;
+        set { Account.Budget = value; controller.Budget = value; }
+    }
 
-    public double Threshold { get; private set; }
-    public long NumGenerated { get; private set; }
-    public long NumOffloaded { get; private set; }
-    public double OffloadRatio => NumGenerated == 0 ? 0 : (double)NumOffloaded / NumGenerated;
+    public double Threshold => FixedThreshold ?? controller.Threshold;
 
-    /// <summary>Decides for one drafted token from its probability distribution and importance.</summary>
+    /// <summary>A fixed threshold with no budget (the benchmark's threshold sweep): every token below it is offloaded.</summary>
+    public double? FixedThreshold { get; init; }
+
     public OffloadDecision Decide(ReadOnlySpan<float> probabilities, float importance)
     {
         var confidence = metric.Confidence(probabilities);
         var score = confidence / Math.Max(1f, importance);
-        NumGenerated++;
-        credit = Math.Min(MaxCredit, credit + Budget);
-        bool offload;
-        if (Budget >= 1) offload = true;
-        else if (Budget <= 0) offload = false;
-        else
-        {
-            Threshold = Quantile(Math.Min(1, 2 * Budget));
-            offload = credit >= 1 && (score <= Threshold || credit >= MaxCredit);
-        }
-        recentScores[nextScore] = score;
-        nextScore = (nextScore + 1) % Window;
-        numScores = Math.Min(numScores + 1, Window);
-        if (offload)
-        {
-            credit = Math.Max(0, credit - 1);
-            NumOffloaded++;
-        }
+        bool uncertain = controller.Observe(score);
+        bool offload = FixedThreshold is double fixedThreshold ? score < fixedThreshold
+            : Budget >= 1 || (uncertain && Account.CanOffload);
+        if (offload) Account.OnOffloaded();
         return new OffloadDecision(offload, confidence, importance);
     }
 
-    /// <summary>Drafts dropped by a rollback leave the accounting: their budget accrual is undone and the credit
-    /// of those that were flagged is returned, so the ratio is over the tokens that reach the output.</summary>
-    public void Discard(int numDiscarded, int numDiscardedOffloaded)
-    {
-        NumGenerated -= numDiscarded;
-        NumOffloaded -= numDiscardedOffloaded;
-        credit = Math.Clamp(credit - Budget * numDiscarded + numDiscardedOffloaded, 0, MaxCredit);
-    }
+    public void OnCommitted(int numTokens) => Account.OnCommitted(numTokens);
 
-    private double Quantile(double q)
-    {
-        if (numScores == 0) return double.PositiveInfinity;
-        Span<float> sorted = stackalloc float[numScores];
-        recentScores.AsSpan(0, numScores).CopyTo(sorted);
-        sorted.Sort();
-        return sorted[Math.Min(numScores - 1, (int)(q * numScores))];
-    }
+    public void Refund(int numOffloads) => Account.Refund(numOffloads);
+
+    /// <summary>Drafts dropped by a rollback were never committed (so they earned nothing); their offloads are returned,
+    /// because the verifier drops spans built on a rejected token without running them (the cloud refunds them too).</summary>
+    public void OnDiscarded(int numDiscarded, int numDiscardedOffloaded) => Account.Refund(numDiscardedOffloaded);
 }

@@ -19,9 +19,16 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly IHost silo;
     private readonly IHost client;
 
-    private EmbeddedCluster(IHost silo, IHost client) { this.silo = silo; this.client = client; }
+    private EmbeddedCluster(IHost silo, IHost client, int gatewayPort, string clusterId)
+    {
+        this.silo = silo; this.client = client; GatewayPort = gatewayPort; ClusterId = clusterId;
+    }
 
     public IClusterClient Client => client.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>The silo's gateway port and cluster id, for more clients (another device process).</summary>
+    public int GatewayPort { get; }
+    public string ClusterId { get; }
     public IServiceProvider SiloServices => silo.Services;
 
     /// <param name="configureLogging">Adds log providers to the silo (e.g. a test's output).</param>
@@ -54,7 +61,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         clientBuilder.UseOrleansClient(c => c.UseSyneraClustering(clientBuilder.Configuration).AddSyneraClient());
         var clientHost = clientBuilder.Build();
         await clientHost.StartAsync(cancellation);
-        return new EmbeddedCluster(siloHost, clientHost);
+        return new EmbeddedCluster(siloHost, clientHost, gatewayPort, config["Synera:Cluster:ClusterId"]!);
     }
 
     /// <summary>Stops the silo while the client stays up (the cloud going away under a device).</summary>

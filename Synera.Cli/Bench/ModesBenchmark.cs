@@ -1,7 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
+using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
+using Synera.DeviceClient.Offloading;
 using Synera.Grains.Verification;
 using Synera.Models.Data;
+using Synera.Tokenizer;
 
 namespace Synera.Cli.Bench;
 
@@ -9,17 +12,27 @@ namespace Synera.Cli.Bench;
 public sealed record ModeResult(
     string Name, string Mode, double Budget, int Examples, double Accuracy, Dictionary<string, double> PerTask,
     double OffloadRatio, double AcceptanceRate, double BytesPerToken, double TtftMsP50, double TpotMsP50, double TpotMsP99,
-    double CloudComputeMsPerToken, double CloudTokensPerToken, long Tokens);
+    double CloudComputeMsPerToken, double CloudTokensPerToken, long Tokens, double? Threshold = null);
 
 /// <summary>
 /// Runs a task suite through one generation mode on a live cluster and scores it: exact-match accuracy,
 /// offload ratio, bytes per token, latency percentiles, and cloud cost (verifier compute and LLM tokens
-/// processed per generated token, read from the engine's running totals).
+/// processed per generated token, read from the engine's running totals). Every configuration runs on a fresh
+/// device (a new device id, so a fresh account and policy state): nothing carries from one row to the next.
 /// </summary>
-public sealed class ModesBenchmark(DeviceGenerator generator, IServiceProvider siloServices)
+public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner, SyneraTokenizer tokenizer, OffloadCalibration? calibration, IServiceProvider siloServices)
 {
+    /// <summary>The suite in a seeded shuffle, so tasks are interleaved and no task meets a device without history.</summary>
+    public static List<TaskExample> Shuffle(IEnumerable<TaskExample> suite, int seed = 1)
+    {
+        var list = suite.ToList();
+        new Random(seed).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list));
+        return list;
+    }
+
     public async Task<ModeResult> RunAsync(string name, GenerationOptions options, IReadOnlyList<TaskExample> suite, IProgress<int>? progress = null)
     {
+        using var generator = new DeviceGenerator(client, runner, tokenizer, $"bench-{name}-{Guid.NewGuid():N}", calibration);
         var engine = siloServices.GetRequiredService<VerificationEngine>();
         var (computeBefore, processedBefore) = (engine.Stats.ComputeMs, engine.Stats.ProcessedTokens);
         var correct = new Dictionary<string, (int ok, int all)>();
@@ -46,7 +59,7 @@ public sealed class ModesBenchmark(DeviceGenerator generator, IServiceProvider s
             generated == 0 ? 0 : (double)offloaded / generated, judged == 0 ? 1 : (double)accepted / judged,
             tokens == 0 ? 0 : (double)bytes / tokens, Percentile(ttft, 0.5), Percentile(tpot, 0.5), Percentile(tpot, 0.99),
             tokens == 0 ? 0 : (engine.Stats.ComputeMs - computeBefore) / tokens,
-            tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens);
+            tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold);
     }
 
     public static double Percentile(List<double> values, double q)

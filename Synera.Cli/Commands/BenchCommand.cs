@@ -7,6 +7,7 @@ using Synera.Grains.Verification;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Link;
+using Synera.DeviceClient.Offloading;
 using Synera.Models.Data;
 using Synera.Silo.Hosting;
 using Synera.Tokenizer;
@@ -83,56 +84,70 @@ public static class BenchCommand
     private static Command Modes(Option<string> output)
     {
         var suite = new Option<string?>("--suite") { Description = "task suite (default: data/heldout.jsonl)" };
-        var limit = new Option<int>("--limit") { Description = "examples per task (0 = all)", DefaultValueFactory = _ => 10 };
-        var budgets = new Option<string>("--budgets") { Description = "synera budgets, comma-separated", DefaultValueFactory = _ => "0.05,0.1,0.2" };
+        var limit = new Option<int>("--limit") { Description = "examples per task (0 = all)", DefaultValueFactory = _ => 0 };
+        var budgets = new Option<string>("--budgets") { Description = "synera and route budgets, comma-separated", DefaultValueFactory = _ => "0.05,0.1,0.2" };
+        var thresholds = new Option<string>("--thresholds") { Description = "threshold sweep: synera at fixed thresholds, no budget (empty = none)", DefaultValueFactory = _ => "0.3,0.5,0.8,0.9" };
+        var only = new Option<string?>("--only") { Description = "run only rows whose name starts with one of these, comma-separated (e.g. slm,llm,synera-0.1)" };
         var rtt = new Option<double>("--rtt") { Description = "emulated RTT (ms)" };
+        var bandwidth = new Option<double>("--bandwidth") { Description = "emulated link bandwidth (bit/s, 0 = unlimited)" };
         var deviceMs = new Option<double>("--device-ms") { Description = "SLM pacing (ms per token)" };
-        var command = new Command("modes", "Run the held-out suite through slm, llm, spec, route and synera at several budgets") { output, suite, limit, budgets, rtt, deviceMs };
+        var command = new Command("modes", "Run the held-out suite through slm, llm, spec, oracle, route and synera at several budgets, and a threshold sweep")
+        {
+            output, suite, limit, budgets, thresholds, only, rtt, bandwidth, deviceMs,
+        };
         command.SetAction(async (parse, cancellation) =>
         {
             var examples = TaskGenerator.ReadJsonl(parse.GetValue(suite) ?? RepoPaths.HeldOutSuite);
             var perTask = parse.GetValue(limit);
             if (perTask > 0) examples = examples.GroupBy(e => e.Task).SelectMany(g => g.Take(perTask)).ToList();
-            var link = new LinkOptions(parse.GetValue(rtt), 0, parse.GetValue(deviceMs));
+            examples = ModesBenchmark.Shuffle(examples);
+            var link = new LinkOptions(parse.GetValue(rtt), parse.GetValue(bandwidth), parse.GetValue(deviceMs));
+            var configs = ModeRows(link, ParseList(parse.GetValue(budgets)), ParseList(parse.GetValue(thresholds)));
+            if (parse.GetValue(only) is { } filter)
+            {
+                var prefixes = filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                configs = configs.Where(c => prefixes.Any(p => c.name == p || c.name.StartsWith(p + "-") || c.name.StartsWith(p + "@"))).ToList();
+                if (configs.Count == 0) throw new ArgumentException($"--only {filter} matches no row");
+            }
             var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
+            var calibration = OffloadCalibration.TryLoadBeside(RepoPaths.DraftModel);
+            if (calibration is null) AnsiConsole.MarkupLine("[yellow]no offload.json beside the draft: thresholds come from each device's own scores (run `synera calibrate`)[/]");
             using var runner = new OnnxDraftRunner(Path.Combine(RepoPaths.DraftModel, "model.onnx"));
             await using var cluster = await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation);
-            using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer);
-            var benchmark = new ModesBenchmark(generator, cluster.SiloServices);
-            var configs = new List<(string name, GenerationOptions options)>
-            {
-                ("slm", new() { Mode = GenerationMode.Slm, Link = link }),
-                ("llm", new() { Mode = GenerationMode.Llm, Link = link }),
-                ("spec-4", new() { Mode = GenerationMode.Spec, Link = link, SpecSpanLength = 4 }),
-            };
-            foreach (var b in parse.GetValue(budgets)!.Split(',').Select(double.Parse))
-            {
-                configs.Add(($"route-{b:0.##}", new() { Mode = GenerationMode.Route, Budget = b, Link = link, LoadAware = false }));
-                configs.Add(($"synera-{b:0.##}", new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false }));
-                // The importance rule's contribution: the same budget with confidence alone.
-                configs.Add(($"synera-{b:0.##}-noimp", new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false, UseImportance = false }));
-            }
+            var benchmark = new ModesBenchmark(cluster.Client, runner, tokenizer, calibration, cluster.SiloServices);
+            AnsiConsole.MarkupLine($"{examples.Count} examples (tasks shuffled), RTT {link.RttMs} ms, device {link.DeviceMsPerToken} ms/token, {configs.Count} rows, a fresh device each");
             var results = new List<ModeResult>();
             foreach (var (name, options) in configs)
             {
-                var r = await benchmark.RunAsync(name, options, examples);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var r = await benchmark.RunAsync(name, options, examples, new Progress<int>(n =>
+                {
+                    if (n % 50 == 0) Console.Error.Write($"\r  {name}: {n}/{examples.Count} ({clock.Elapsed.TotalSeconds:F0} s)   ");
+                }));
+                Console.Error.Write("\r" + new string(' ', 60) + "\r");
                 results.Add(r);
-                AnsiConsole.MarkupLine($"{name,-12} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
-                    $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok");
+                AnsiConsole.MarkupLine($"{name,-18} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
+                    $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok  ({clock.Elapsed.TotalSeconds:F0} s)");
             }
-            var slm = results[0].Accuracy;
-            var llm = results[1].Accuracy;
+            double? slm = results.Find(r => r.Name == "slm")?.Accuracy, llm = results.Find(r => r.Name == "llm")?.Accuracy;
+            double? Gap(ModeResult r) => slm is null || llm is null || llm == slm ? null : (r.Accuracy - slm) / (llm - slm);
+            var table = new Table().AddColumns("row", "accuracy", "gap recovered", "offload", "TPOT p50 (ms)", "TPOT p99 (ms)", "cloud ms/tok", "B/tok");
+            foreach (var r in results)
+                table.AddRow(r.Name, $"{r.Accuracy:P1}", Gap(r) is double g ? $"{g:P0}" : "-", $"{r.OffloadRatio:P1}", $"{r.TpotMsP50:F1}", $"{r.TpotMsP99:F1}",
+                    $"{r.CloudComputeMsPerToken:F3}", $"{r.BytesPerToken:F1}");
+            AnsiConsole.Write(table);
             var dir = parse.GetValue(output)!;
             Directory.CreateDirectory(dir);
             var path = Path.Combine(dir, "modes.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
-                examples = examples.Count, rtt_ms = link.RttMs, device_ms_per_token = link.DeviceMsPerToken,
+                examples = examples.Count, rtt_ms = link.RttMs, device_ms_per_token = link.DeviceMsPerToken, bandwidth_bps = link.BandwidthBitsPerSecond,
+                date = DateTime.UtcNow.ToString("u"), machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
                 results = results.Select(r => new
                 {
                     r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
-                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens,
-                    gap_recovered = llm - slm == 0 ? (double?)null : (r.Accuracy - slm) / (llm - slm),
+                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold,
+                    gap_recovered = Gap(r),
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
@@ -140,4 +155,32 @@ public static class BenchCommand
         });
         return command;
     }
+
+    /// <summary>The rows of <c>bench modes</c>: baselines, the oracle, route and synera per budget (synera also with the importance
+    /// rule flipped from its default, to report its effect), and synera at fixed thresholds with no budget.</summary>
+    private static List<(string name, GenerationOptions options)> ModeRows(LinkOptions link, IEnumerable<double> budgets, IEnumerable<double> thresholds)
+    {
+        var rows = new List<(string name, GenerationOptions options)>
+        {
+            ("slm", new() { Mode = GenerationMode.Slm, Link = link }),
+            ("llm", new() { Mode = GenerationMode.Llm, Link = link }),
+            ("spec-4", new() { Mode = GenerationMode.Spec, Link = link, SpecSpanLength = 4 }),
+            ("oracle", new() { Mode = GenerationMode.Oracle, Link = link }),
+        };
+        var importanceDefault = new GenerationOptions().UseImportance;
+        foreach (var b in budgets)
+        {
+            rows.Add(($"route-{b:0.##}", new() { Mode = GenerationMode.Route, Budget = b, Link = link, LoadAware = false }));
+            rows.Add(($"synera-{b:0.##}", new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false }));
+            rows.Add(($"synera-{b:0.##}-{(importanceDefault ? "noimp" : "imp")}",
+                new() { Mode = GenerationMode.Synera, Budget = b, Link = link, LoadAware = false, UseImportance = !importanceDefault }));
+        }
+        foreach (var t in thresholds)
+            rows.Add(($"threshold@{t:0.###}", new() { Mode = GenerationMode.Synera, FixedThreshold = t, Link = link, LoadAware = false, UseImportance = false }));
+        return rows;
+    }
+
+    private static List<double> ParseList(string? text) =>
+        (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToList();
 }

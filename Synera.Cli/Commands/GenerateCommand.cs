@@ -5,6 +5,7 @@ using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Hosting;
 using Synera.DeviceClient.Link;
+using Synera.DeviceClient.Offloading;
 using Synera.Silo.Hosting;
 using Synera.Tokenizer;
 
@@ -39,6 +40,7 @@ public static class GenerateCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var draftDir = parse.GetValue(draft) ?? RepoPaths.DraftModel;
+            var calibration = OffloadCalibration.TryLoadBeside(draftDir);
             var targetDir = parse.GetValue(target) ?? RepoPaths.TargetModel;
             var options = new GenerationOptions
             {
@@ -53,7 +55,7 @@ public static class GenerateCommand
             var port = parse.GetValue(connect);
             await using var external = port is null ? null : await SyneraClientHost.ConnectAsync(port.Value, cancellation: cancellation);
             await using var embedded = port is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation) : null;
-            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer);
+            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer, calibration: calibration);
             for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
             {
                 var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);

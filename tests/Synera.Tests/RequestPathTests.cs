@@ -8,18 +8,18 @@ using Synera.Grains.Verification;
 
 namespace Synera.Tests;
 
-/// <summary>The walking skeleton: client → DeviceSessionGrain → VerifierGrain → verdict stream → client, and bad input.</summary>
+/// <summary>The walking skeleton: client → SessionGrain → VerifierGrain → verdict stream → client, and bad input.</summary>
 [Collection(ClusterCollection.Name)]
 public class RequestPathTests(ClusterFixture fixture)
 {
     private static readonly int[] Prompt = [1, .. TestModels.Tokenizer.Encode("user: What is 1+1?\nassistant: ")];
 
-    private async Task<(IDeviceSessionGrain grain, Channel<Verdict> verdicts, SessionInfo info)> OpenAsync(string id, SessionOptions? options = null)
+    private async Task<(ISessionGrain grain, Channel<Verdict> verdicts, SessionInfo info)> OpenAsync(string id, SessionOptions? options = null)
     {
         var verdicts = Channel.CreateUnbounded<Verdict>();
         var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, id));
         await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>(id);
+        var grain = fixture.Client.GetGrain<ISessionGrain>(id);
         var info = await grain.OpenAsync(options ?? new SessionOptions(OffloadBudget.Full), Prompt);
         return (grain, verdicts, info);
     }
@@ -124,7 +124,7 @@ public class RequestPathTests(ClusterFixture fixture)
         var verdicts = Channel.CreateUnbounded<Verdict>();
         var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, "path-bytes"));
         await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("path-bytes");
+        var grain = fixture.Client.GetGrain<ISessionGrain>("path-bytes");
         var info = await grain.OpenAsync(new SessionOptions(new OffloadBudget(1, MaxBytesPerSecond: 100)), Prompt);
         var token = TestModels.Tokenizer.Encode("2")[0];
         VerifyRequest Span(int seq) => new("path-bytes", seq, info.Epoch, Prompt.Length + seq, [token], [], []);
@@ -156,10 +156,10 @@ public class RequestPathTests(ClusterFixture fixture)
     public async Task UnderLoadTiersAreCutByTheirWeightAndSessionsOfATierAlike()
     {
         var tiers = new[] { "premium", "default", "default", "economy" };
-        var grains = new List<IDeviceSessionGrain>();
+        var grains = new List<ISessionGrain>();
         for (int i = 0; i < tiers.Length; i++)
         {
-            var grain = fixture.Client.GetGrain<IDeviceSessionGrain>($"path-tier-{i}");
+            var grain = fixture.Client.GetGrain<ISessionGrain>($"path-tier-{i}");
             await grain.OpenAsync(new SessionOptions(new OffloadBudget(0.4), Tier: tiers[i]), Prompt);
             grains.Add(grain);
         }
@@ -187,7 +187,7 @@ public class RequestPathTests(ClusterFixture fixture)
     [Fact]
     public async Task UnknownTierIsAClearError()
     {
-        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("path-tier-unknown");
+        var grain = fixture.Client.GetGrain<ISessionGrain>("path-tier-unknown");
         var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.OpenAsync(new SessionOptions(OffloadBudget.Full, Tier: "gold"), Prompt));
         Assert.Contains("tier 'gold'", e.Message);
         Assert.Contains("premium", e.Message);
@@ -196,7 +196,7 @@ public class RequestPathTests(ClusterFixture fixture)
     [Fact]
     public async Task NegativeByteBudgetIsAClearError()
     {
-        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("path-bytes-bad");
+        var grain = fixture.Client.GetGrain<ISessionGrain>("path-bytes-bad");
         var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.OpenAsync(new SessionOptions(new OffloadBudget(0.1, MaxBytesPerSecond: -5)), Prompt));
         Assert.Contains("byte budget", e.Message);
     }
@@ -217,7 +217,7 @@ public class RequestPathTests(ClusterFixture fixture)
     [Fact]
     public async Task UnknownSessionIsAClearError()
     {
-        var grain = fixture.Client.GetGrain<IDeviceSessionGrain>("never-opened");
+        var grain = fixture.Client.GetGrain<ISessionGrain>("never-opened");
         var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.VerifyAsync(new VerifyRequest("never-opened", 0, 0, 3, [], [5], [0.5f])));
         Assert.Contains("unknown session", e.Message);
     }

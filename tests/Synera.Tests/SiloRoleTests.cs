@@ -76,7 +76,7 @@ public class SiloRoleTests
         var verdicts = System.Threading.Channels.Channel.CreateUnbounded<Verdict>();
         await client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, "roles-session"))
             .SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var session = client.GetGrain<IDeviceSessionGrain>("roles-session");
+        var session = client.GetGrain<ISessionGrain>("roles-session");
         var opened = await session.OpenAsync(new SessionOptions(OffloadBudget.Full), [1, 10, 11]);
         Assert.Equal(EnqueueStatus.Queued, await session.VerifyAsync(new VerifyRequest("roles-session", 0, opened.Epoch, 3, [], [12], [0.5f])));
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))

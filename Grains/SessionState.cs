@@ -2,9 +2,10 @@ using Synera.Abstractions.Messages;
 
 namespace Synera.Grains;
 
-/// <summary>The persisted state of a device session.</summary>
+/// <summary>The persisted state of one answer session: its protocol state (committed tokens, epochs, spans in flight).
+/// The device's long-run account lives in <see cref="DeviceState"/>.</summary>
 [GenerateSerializer]
-public sealed record class DeviceSessionState
+public sealed record class SessionState
 {
     [Id(0)] public bool IsOpen { get; set; }
     [Id(1)] public SessionOptions Options { get; set; } = new(OffloadBudget.None);
@@ -19,17 +20,9 @@ public sealed record class DeviceSessionState
     /// <summary>False until the verifier has this session's history (set on first request, cleared on failover).</summary>
     [Id(7)] public bool VerifierHasHistory { get; set; }
     [Id(8)] public VerifierModelInfo? Model { get; set; }
-    [Id(9)] public long NumGenerated { get; set; }
-    [Id(10)] public long NumOffloaded { get; set; }
-    [Id(11)] public long BytesSent { get; set; }
-    /// <summary>The most recent confidences (at most <see cref="MaxHistory"/>), oldest first.</summary>
-    [Id(12)] public List<float> ConfidenceHistory { get; set; } = [];
-    [Id(13)] public double Threshold { get; set; }
 
     /// <summary>Spans queued at the verifier and not yet answered, oldest first.</summary>
     [Id(14)] public List<InFlightSpan> InFlight { get; set; } = [];
-
-    public const int MaxHistory = 1024;
 }
 
 /// <summary>A span waiting for its verdict: what the session commits when it is accepted.</summary>

@@ -14,10 +14,10 @@ namespace Synera.Grains;
 /// verifier (sticky, so the verifier's KV cache stays warm), keeps the committed tokens and the budget
 /// accounting, and publishes verdicts on the session's stream <c>verdicts/{sessionId}</c>.
 /// </summary>
-public sealed class DeviceSessionGrain(
-    [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<DeviceSessionState> state,
+public sealed class SessionGrain(
+    [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<SessionState> state,
     IOptions<VerifierOptions> verifierOptions,
-    ILogger<DeviceSessionGrain> logger) : Grain, IDeviceSessionGrain
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain
 {
     private IAsyncStream<Verdict>? stream;
     private VerifierLoad? lastLoad;
@@ -27,10 +27,14 @@ public sealed class DeviceSessionGrain(
     private string SessionId => this.GetPrimaryKeyString();
     private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
 
+    /// <summary>The device this session belongs to: the key's part before the first '/' (<c>{deviceId}/{answer}</c>).</summary>
+    private string DeviceId => SessionId.Split('/', 2)[0];
+    private IDeviceGrain Device => GrainFactory.GetGrain<IDeviceGrain>(DeviceId);
+
     private IAsyncStream<Verdict> Stream => stream ??= this.GetStreamProvider(SyneraNames.StreamProvider)
         .GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, SessionId));
 
-    async Task<SessionInfo> IDeviceSessionGrain.OpenAsync(SessionOptions options, int[] promptTokenIds)
+    async Task<SessionInfo> ISessionGrain.OpenAsync(SessionOptions options, int[] promptTokenIds)
     {
         if (promptTokenIds is null || promptTokenIds.Length == 0) throw new SyneraRequestException("the prompt must hold at least one token");
         if (options.Budget.TokenFraction is < 0 or > 1 || double.IsNaN(options.Budget.TokenFraction))
@@ -64,7 +68,7 @@ public sealed class DeviceSessionGrain(
         return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad));
     }
 
-    async Task<EnqueueStatus> IDeviceSessionGrain.VerifyAsync(VerifyRequest request)
+    async Task<EnqueueStatus> ISessionGrain.VerifyAsync(VerifyRequest request)
     {
         var s = state.State;
         Validate(request);
@@ -72,6 +76,18 @@ public sealed class DeviceSessionGrain(
         if (request.Epoch < s.Epoch) return EnqueueStatus.Stale;    // drafted before a rejection it had not yet seen
         byteLimiter ??= s.Options.Budget.CreateByteLimiter(burstSeconds: 2);   // after a reactivation
         if (byteLimiter is not null && !byteLimiter.TrySpend(request.WireBytes)) return EnqueueStatus.OverBudget;
+        // A span with drafts is one offload (the device sends one per flagged token); the device's long-run account
+        // must allow it. Refused, the device keeps its own tokens: nothing committed changes.
+        bool charged = request.DraftTokenIds.Length > 0 && s.Options.Budget.TokenFraction < 1;
+        if (charged && !await Device.TryChargeAsync(s.Options.Budget.TokenFraction)) return EnqueueStatus.OverBudget;
+        var status = await EnqueueAsync(request);
+        if (charged && status != EnqueueStatus.Queued) await Device.RefundAsync(1);
+        return status;
+    }
+
+    private async Task<EnqueueStatus> EnqueueAsync(VerifyRequest request)
+    {
+        var s = state.State;
         var setup = s.VerifierHasHistory ? null : Setup(request.StartPosition);
         var status = await Verifier.EnqueueAsync(request, setup);
         if (status == EnqueueStatus.NeedsHistory)
@@ -166,7 +182,7 @@ public sealed class DeviceSessionGrain(
                 throw new SyneraRequestException($"{what} token id {ids[i]} at position {i} is outside the vocabulary [0, {model.VocabSize})");
     }
 
-    async Task IDeviceSessionGrain.OnVerdictAsync(Verdict verdict)
+    async Task ISessionGrain.OnVerdictAsync(Verdict verdict)
     {
         var s = state.State;
         if (!s.IsOpen) return;
@@ -201,7 +217,10 @@ public sealed class DeviceSessionGrain(
         if (verdict.Kind != VerdictKind.Generated) s.InFlight.RemoveAll(f => f.Seq <= verdict.Seq);
         if (verdict.Epoch > s.Epoch)
         {
-            // A rejection (or a failed batch): every later span was built on what it replaced.
+            // A rejection (or a failed batch): every later span was built on what it replaced. The verifier drops them
+            // unrun, so their charges go back to the device's account (the device returns them on its side too).
+            int voided = s.InFlight.Count(f => f.Seq > verdict.Seq && f.DraftTokenIds.Length > 0);
+            if (voided > 0 && s.Options.Budget.TokenFraction < 1) await Device.RefundAsync(voided);
             s.Epoch = verdict.Epoch;
             s.PendingEnd = s.CommittedTokenIds.Count;
             s.InFlight.Clear();
@@ -239,53 +258,35 @@ public sealed class DeviceSessionGrain(
         await Stream.OnNextAsync(new Verdict(SessionId, s.LastSeq, s.Epoch, VerdictKind.Failed, s.PendingEnd, 0, -1, -1, s.PendingEnd, 0, why));
     }
 
-    async Task<BudgetAdvice> IDeviceSessionGrain.ReportProgressAsync(ProgressReport report)
+    async Task<BudgetAdvice> ISessionGrain.ReportProgressAsync(ProgressReport report)
     {
         var s = state.State;
         if (!s.IsOpen) throw new SyneraRequestException($"unknown session '{SessionId}'");
-        if (report.NumGenerated < 0 || report.NumOffloaded < 0 || report.NumOffloaded > report.NumGenerated)
-            throw new SyneraRequestException($"progress counts are inconsistent ({report.NumOffloaded} offloaded of {report.NumGenerated})");
-        s.NumGenerated += report.NumGenerated;
-        s.NumOffloaded += report.NumOffloaded;
-        s.BytesSent += report.BytesSent;
-        s.ConfidenceHistory.AddRange(report.Confidences.Where(float.IsFinite));
-        if (s.ConfidenceHistory.Count > DeviceSessionState.MaxHistory)
-            s.ConfidenceHistory.RemoveRange(0, s.ConfidenceHistory.Count - DeviceSessionState.MaxHistory);
+        // The account belongs to the device, not to this answer: one home for it, the device grain.
+        var account = await Device.RecordProgressAsync(report, s.Options.Budget.TokenFraction);
         lastLoad = await Verifier.GetLoadAsync();
         var factor = TierLoadFactor(lastLoad);
-        var effective = s.Options.Budget.TokenFraction * factor;
-        s.Threshold = Quantile(s.ConfidenceHistory, effective);
-        await state.WriteStateAsync();
-        return new BudgetAdvice(effective, factor, s.Threshold, lastLoad.LoadFactor);
+        return new BudgetAdvice(s.Options.Budget.TokenFraction * factor, factor, account.Threshold, lastLoad.LoadFactor);
     }
 
     /// <summary>The verifier's load factor as this session's tier takes it (fair share within a tier).</summary>
     private double TierLoadFactor(VerifierLoad load) =>
         LoadController.ForTier(load.LoadFactor, verifierOptions.Value.WeightOf(state.State.Options.Tier) ?? 1.0);
 
-    /// <summary>The confidence below which a fraction <paramref name="q"/> of the history lies.</summary>
-    private static double Quantile(List<float> history, double q)
-    {
-        if (history.Count == 0 || q <= 0) return 0;
-        if (q >= 1) return double.PositiveInfinity;
-        var sorted = history.Order().ToArray();
-        return sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
-    }
-
-    Task<SessionSnapshot> IDeviceSessionGrain.GetSnapshotAsync()
+    Task<SessionSnapshot> ISessionGrain.GetSnapshotAsync()
     {
         var s = state.State;
-        return Task.FromResult(new SessionSnapshot(SessionId, s.IsOpen, [.. s.CommittedTokenIds], s.Epoch, s.NumGenerated, s.NumOffloaded, s.Threshold, s.VerifierId));
+        return Task.FromResult(new SessionSnapshot(SessionId, s.IsOpen, [.. s.CommittedTokenIds], s.Epoch, s.VerifierId));
     }
 
-    async Task IDeviceSessionGrain.CloseAsync()
+    async Task ISessionGrain.CloseAsync()
     {
         byteLimiter?.Dispose();
         byteLimiter = null;
         if (!state.State.IsOpen) return;
         await Verifier.ReleaseSessionAsync(SessionId);
         await state.ClearStateAsync();
-        state.State = new DeviceSessionState();
+        state.State = new SessionState();
     }
 
     /// <summary>FNV-1a: the same session maps to the same verifier on every silo and run.</summary>

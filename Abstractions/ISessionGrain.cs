@@ -3,11 +3,11 @@ using Synera.Abstractions.Messages;
 namespace Synera.Abstractions;
 
 /// <summary>
-/// One device session (key: session id). Owns what must survive a device reconnect or a silo loss:
-/// the committed tokens, the confidence history and budget accounting, the adaptive threshold, and the
-/// session's verdict stream <c>verdicts/{sessionId}</c>.
+/// One answer session (key: <c>{deviceId}/{answer}</c>). Owns the per-answer protocol state that must survive a device
+/// reconnect or a silo loss: the committed tokens, epochs, spans in flight, and the session's verdict stream
+/// <c>verdicts/{sessionId}</c>. The device's long-run budget account lives in its <see cref="IDeviceGrain"/>.
 /// </summary>
-public interface IDeviceSessionGrain : IGrainWithStringKey
+public interface ISessionGrain : IGrainWithStringKey
 {
     /// <summary>Opens (or re-opens) the session with the prompt tokens; returns what the device needs to draft.</summary>
     /// <remarks>Re-opening resets the committed tokens to <paramref name="promptTokenIds"/> and starts a new epoch.</remarks>
@@ -18,11 +18,13 @@ public interface IDeviceSessionGrain : IGrainWithStringKey
     /// verdict arrives on the session's stream.
     /// </summary>
     /// <remarks>Throws <see cref="SyneraRequestException"/> for an unknown session or a malformed span;
-    /// nothing committed changes then. An overloaded verifier answers <see cref="EnqueueStatus.Overloaded"/>
-    /// and the device carries on with its SLM.</remarks>
+    /// nothing committed changes then. An overloaded verifier answers <see cref="EnqueueStatus.Overloaded"/>, and a device
+    /// past its long-run budget (<see cref="Messages.DeviceAccount.CloudAllowance"/>) or byte cap
+    /// <see cref="EnqueueStatus.OverBudget"/>: the device carries on with its SLM.</remarks>
     Task<EnqueueStatus> VerifyAsync(VerifyRequest request);
 
-    /// <summary>Records the device's drafting progress: confidence history, offloaded counts, threshold.</summary>
+    /// <summary>Relays the device's drafting progress to its device grain (the long-run account) and answers with the
+    /// budget to aim for under the verifier's current load.</summary>
     Task<BudgetAdvice> ReportProgressAsync(ProgressReport report);
 
     /// <summary>Called by the verifier with a verdict; updates the committed tokens and publishes on the stream.</summary>
