@@ -28,7 +28,7 @@ public sealed record DeviceAccount(
     [property: Id(9)] long NumCharged)
 {
     /// <summary>Offloads a fresh device may make before it has committed anything: an answer's first uncertain tokens.</summary>
-    public const double InitialAllowance = 8;
+    public const double InitialAllowance = 16;
 
     /// <summary>
     /// How far the cloud lets a device run past <c>budget × generated + </c><see cref="InitialAllowance"/> before it refuses

@@ -49,7 +49,7 @@ internal sealed class GenerationLoop
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
     private readonly List<double> interTokenMs = [];
-    private long numWastedOffloads, numRefusedOffloads, numByteCapped;
+    private long numWastedOffloads, numRefusedOffloads, numByteCapped, numOverBudget;
     private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
@@ -82,6 +82,7 @@ internal sealed class GenerationLoop
     public async Task RunAsync(CancellationToken cancellation)
     {
         runner.Reset();
+        policy.OnAnswerStart();
         nextLogits = new float[runner.VocabSize];
         runner.Forward(tokens.ToArray()).CopyTo(nextLogits);
         while (true)
@@ -145,6 +146,7 @@ internal sealed class GenerationLoop
         var text = tokenizer.TokenText(token);
         var decision = policy.Decide(probabilities, importance.Score(text, tokens.Count - promptLength, lastUncertain));
         bool offload = decision.Offload && !cloudLost;
+        if (decision.OverBudget) numOverBudget++;
         if (offload && ByteLimiter is not null && !ByteLimiter.TrySpend(SpanBytesWith(1)))
         {
             offload = false;                                       // over the byte cap: this token stays the SLM's
@@ -355,6 +357,7 @@ internal sealed class GenerationLoop
         NumVerdictTimeouts = numVerdictTimeouts,
         CloudError = cloudError,
         NumByteCappedOffloads = numByteCapped,
+        NumOverBudget = numOverBudget,
         NumJudged = numJudged,
         NumAccepted = numAccepted,
         NumCorrections = numCorrections,

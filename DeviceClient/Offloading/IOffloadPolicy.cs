@@ -4,7 +4,8 @@ namespace Synera.DeviceClient.Offloading;
 /// <param name="Offload">Send it for verification.</param>
 /// <param name="Confidence">The draft's confidence (metric-dependent, in [0, 1]).</param>
 /// <param name="Importance">The token's importance weight (≥ 1).</param>
-public readonly record struct OffloadDecision(bool Offload, float Confidence, float Importance);
+/// <param name="OverBudget">Below the threshold, but the long-run account had no credit: the SLM's token stands.</param>
+public readonly record struct OffloadDecision(bool Offload, float Confidence, float Importance, bool OverBudget = false);
 
 /// <summary>
 /// Decides which drafted tokens the device offloads. Called by the generation loop: <see cref="Decide"/> once per drafted
@@ -28,4 +29,7 @@ public interface IOffloadPolicy
     void Refund(int numOffloads);
 
     void OnDiscarded(int numDiscarded, int numDiscardedOffloaded);
+
+    /// <summary>A new answer starts: drafts of the last one that were never committed are forgotten.</summary>
+    void OnAnswerStart() { }
 }

@@ -13,6 +13,7 @@ public sealed class OffloadPolicy : IOffloadPolicy
 {
     private readonly IConfidenceMetric metric;
     private readonly ThresholdController controller;
+    private readonly LinkedList<bool> uncommittedBelow = new();   // per drafted, not yet committed token: was it below the threshold
 
     /// <param name="calibration">The pair's calibration (null: thresholds from the device's own recent scores).</param>
     /// <param name="restored">The device's account as its device grain kept it (null: a fresh device).</param>
@@ -45,17 +46,35 @@ public sealed class OffloadPolicy : IOffloadPolicy
         var confidence = metric.Confidence(probabilities);
         var score = confidence / Math.Max(1f, importance);
         bool uncertain = controller.Observe(score);
+        uncommittedBelow.AddLast(uncertain);
         bool offload = FixedThreshold is double fixedThreshold ? score < fixedThreshold
             : Budget >= 1 || (uncertain && Account.CanOffload);
         if (offload) Account.OnOffloaded();
-        return new OffloadDecision(offload, confidence, importance);
+        return new OffloadDecision(offload, confidence, importance, OverBudget: uncertain && !offload && FixedThreshold is null);
     }
 
-    public void OnCommitted(int numTokens) => Account.OnCommitted(numTokens);
+    public void OnAnswerStart() => uncommittedBelow.Clear();
+
+    public void OnCommitted(int numTokens)
+    {
+        Account.OnCommitted(numTokens);
+        for (int i = 0; i < numTokens; i++)
+        {
+            // A token the device did not draft (an LLM correction) takes the place of the rejected draft, so the
+            // queue holds one entry per position; if it runs dry the token was not judged by this policy.
+            if (uncommittedBelow.First is null) break;
+            controller.Count(uncommittedBelow.First.Value);
+            uncommittedBelow.RemoveFirst();
+        }
+    }
 
     public void Refund(int numOffloads) => Account.Refund(numOffloads);
 
     /// <summary>Drafts dropped by a rollback were never committed (so they earned nothing); their offloads are returned,
     /// because the verifier drops spans built on a rejected token without running them (the cloud refunds them too).</summary>
-    public void OnDiscarded(int numDiscarded, int numDiscardedOffloaded) => Account.Refund(numDiscardedOffloaded);
+    public void OnDiscarded(int numDiscarded, int numDiscardedOffloaded)
+    {
+        Account.Refund(numDiscardedOffloaded);
+        for (int i = 0; i < numDiscarded && uncommittedBelow.Last is not null; i++) uncommittedBelow.RemoveLast();
+    }
 }

@@ -16,9 +16,9 @@ public sealed class ThresholdController
     public const int HorizonTokens = 2000;
     /// <summary>Tokens between two adjustments, and before the first one.</summary>
     public const int AdjustEvery = 64;
-    public const int WarmUpTokens = 500;
+    public const int WarmUpTokens = 256;
     /// <summary>Relative drift of demand from the budget that the controller tolerates without acting.</summary>
-    public const double Deadband = 0.15;
+    public const double Deadband = 0.05;
     /// <summary>Multiplicative step of the target ratio per adjustment (≈ 2.5 % per 64 tokens: a factor of 2 takes ~1,800 tokens).</summary>
     public const double Step = 1.025;
     private const int WindowSize = 1024;
@@ -70,16 +70,23 @@ public sealed class ThresholdController
         return result;
     }
 
-    /// <summary>Takes one drafted token's score; returns whether it is below the threshold.</summary>
+    /// <summary>Takes one drafted token's score; returns whether it is below the threshold. The demand is counted when the
+    /// token is committed (<see cref="Count"/>), because the budget is a fraction of committed tokens: drafts that a
+    /// rollback drops (often uncertain, drafted on a wrong token) must not pull the threshold down.</summary>
     public bool Observe(float score)
     {
-        bool below = score < Threshold;
-        Demand += ((below ? 1 : 0) - Demand) / HorizonTokens;
         Remember(score);
+        return score < Threshold;
+    }
+
+    /// <summary>Counts one committed token: whether its score was below the threshold when it was drafted.</summary>
+    public void Count(bool below)
+    {
         ++numObserved;
+        // A plain mean until the horizon is reached (an unbiased estimate from the first tokens on), then the moving average.
+        Demand += ((below ? 1 : 0) - Demand) / Math.Min(numObserved, HorizonTokens);
         if (calibration is null && numObserved % AdjustEvery == 0) Threshold = LookUp();   // uncalibrated: follow the window
         if (numObserved >= WarmUpTokens && numObserved % AdjustEvery == 0) Adjust();
-        return below;
     }
 
     private void Adjust()

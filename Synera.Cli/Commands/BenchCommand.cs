@@ -146,7 +146,7 @@ public static class BenchCommand
                 results = results.Select(r => new
                 {
                     r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
-                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold,
+                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold, r.OverBudget, r.Wasted,
                     gap_recovered = Gap(r),
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));

@@ -86,14 +86,14 @@ public class OffloadPolicyTests
         var steady = new ThresholdController(Shipped, ConfidenceMetric.TopProbability, 0.1);
         Assert.Equal(calibrated, steady.Threshold, 6);
         // Demand at the budget (10 % below the threshold): the threshold stays where calibration put it.
-        for (int i = 0; i < 5000; i++) steady.Observe(i % 10 == 0 ? 0.05f : 0.999f);
+        for (int i = 0; i < 5000; i++) steady.Count(steady.Observe(i % 10 == 0 ? 0.05f : 0.999f));
         Assert.Equal(calibrated, steady.Threshold, 6);
 
         // Demand at 40 %: a short burst moves nothing, a long stretch lowers the threshold, slowly.
         var drifting = new ThresholdController(Shipped, ConfidenceMetric.TopProbability, 0.1);
-        for (int i = 0; i < 200; i++) drifting.Observe(i % 10 < 4 ? 0.05f : 0.999f);
+        for (int i = 0; i < 200; i++) drifting.Count(drifting.Observe(i % 10 < 4 ? 0.05f : 0.999f));
         Assert.Equal(calibrated, drifting.Threshold, 6);
-        for (int i = 0; i < 4000; i++) drifting.Observe(i % 10 < 4 ? 0.05f : 0.999f);
+        for (int i = 0; i < 4000; i++) drifting.Count(drifting.Observe(i % 10 < 4 ? 0.05f : 0.999f));
         Assert.True(drifting.Threshold < calibrated, $"threshold {drifting.Threshold} did not come down from {calibrated}");
         Assert.True(drifting.TargetRatio >= 0.1 / 4, "the target ratio stays within a factor of 4 of the budget");
     }
