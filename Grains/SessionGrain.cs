@@ -43,8 +43,8 @@ public sealed class SessionGrain(
         if (options.Tier is null || verifierOptions.Value.WeightOf(options.Tier) is null)
             throw new SyneraRequestException($"tier '{options.Tier}' is not one of this deployment's: {string.Join(", ", verifierOptions.Value.TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}");
         var s = state.State;
-        if (string.IsNullOrEmpty(s.VerifierId))
-            s.VerifierId = $"verifier-{(uint)StableHash(SessionId) % (uint)verifierOptions.Value.NumVerifierGrains}";
+        // The session's verifier activation: placed on the least-loaded verifier silo at its first call, then sticky.
+        s.VerifierId = SessionId;
         var model = await Verifier.GetModelInfoAsync();
         ValidateTokens(promptTokenIds, model, "prompt");
         if (promptTokenIds.Length >= model.MaxSequenceLength)
@@ -89,7 +89,18 @@ public sealed class SessionGrain(
     {
         var s = state.State;
         var setup = s.VerifierHasHistory ? null : Setup(request.StartPosition);
-        var status = await Verifier.EnqueueAsync(request, setup);
+        EnqueueStatus status;
+        try
+        {
+            status = await Verifier.EnqueueAsync(request, setup);
+        }
+        catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+        {
+            // The verifier's silo is stopping or gone: its queued spans went with it. Resynchronise at the committed
+            // tokens; the device resends from there and the next call places the verifier on a live silo.
+            await ResyncAsync($"the verifier could not be reached: {e.Message}");
+            return EnqueueStatus.Stale;
+        }
         if (status == EnqueueStatus.NeedsHistory)
         {
             // The verifier lost this session (failover or restart). Resend the history when nothing is in
@@ -113,6 +124,9 @@ public sealed class SessionGrain(
             });
             var period = verifierOptions.Value.InFlightCheckPeriod;
             inFlightWatch ??= this.RegisterGrainTimer(WatchInFlightAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+            // Persist the span in flight: a session grain reactivated elsewhere (its silo left) must know what its
+            // verdict commits, or it would refuse the device's next span instead of following it.
+            await state.WriteStateAsync();
         }
         return status;
     }
@@ -287,16 +301,5 @@ public sealed class SessionGrain(
         await Verifier.ReleaseSessionAsync(SessionId);
         await state.ClearStateAsync();
         state.State = new SessionState();
-    }
-
-    /// <summary>FNV-1a: the same session maps to the same verifier on every silo and run.</summary>
-    private static int StableHash(string s)
-    {
-        unchecked
-        {
-            uint h = 2166136261;
-            foreach (var c in s) h = (h ^ c) * 16777619;
-            return (int)h;
-        }
     }
 }

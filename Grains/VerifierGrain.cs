@@ -1,14 +1,18 @@
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
+using Synera.Grains.Placement;
 using Synera.Grains.Verification;
 
 namespace Synera.Grains;
 
 /// <summary>
-/// The Orleans face of the silo's verification engine. Thin on purpose: the engine (one per accelerator,
-/// a silo singleton running on its own thread) does the batching; this grain only hands requests over.
+/// The Orleans face of the silo's verification engine, one activation per session (key: the session id). Thin on
+/// purpose: the engine (one per accelerator, a silo singleton running on its own thread) does the batching across all
+/// the silo's sessions; this grain only hands requests over, so sessions never queue behind each other in a grain.
+/// Placed on the least-loaded verifier silo when the session first calls it, and kept there with the session's KV cache.
 /// Registered only on silos whose role is verifier, so it can never activate elsewhere.
 /// </summary>
+[LeastLoadedVerifierPlacement]
 public sealed class VerifierGrain(VerificationEngine engine) : Grain, IVerifierGrain
 {
     Task<EnqueueStatus> IVerifierGrain.EnqueueAsync(VerifyRequest request, SessionSetup? setup) => Task.FromResult(engine.Enqueue(request, setup));

@@ -6,10 +6,12 @@ namespace Synera.Abstractions.Messages;
 /// <param name="MeanStepMs">Recent mean engine step time.</param>
 /// <param name="KvCacheBytes">Bytes held by resident KV caches.</param>
 /// <param name="LoadFactor">Multiplier in (0, 1] that sessions apply to their budgets (1 = no pressure).</param>
+/// <param name="NumSessions">Sessions the engine holds (placement spreads them over verifier silos).</param>
 [GenerateSerializer, Immutable]
 public sealed record VerifierLoad(
     [property: Id(0)] int QueuedRequests,
     [property: Id(1)] double P99VerifyMs,
     [property: Id(2)] double MeanStepMs,
     [property: Id(3)] long KvCacheBytes,
-    [property: Id(4)] double LoadFactor);
+    [property: Id(4)] double LoadFactor,
+    [property: Id(5)] int NumSessions = 0);

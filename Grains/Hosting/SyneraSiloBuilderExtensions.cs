@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Synera.Abstractions;
 using Synera.Grains.Options;
+using Synera.Grains.Placement;
 using Synera.Grains.Verification;
 using Synera.Models;
 
@@ -35,10 +36,12 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddOptions<VerifierOptions>();
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
+        silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
         if (role == SiloRole.Verifier)
         {
             silo.Services.AddSingleton(CreateEngine);
             silo.Services.AddHostedService<VerifierEngineHost>();
+            silo.Services.AddHostedService<VerifierLoadPublisher>();
         }
         else
         {

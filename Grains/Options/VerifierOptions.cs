@@ -49,9 +49,6 @@ public sealed class VerifierOptions
     /// </summary>
     public TimeSpan InFlightCheckPeriod { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Number of verifier grains sessions are spread over (one engine per silo serves them all).</summary>
-    public int NumVerifierGrains { get; set; } = 1;
-
     /// <summary>
     /// Weight of each session tier under load (<c>Synera:Verifier:TierWeights:premium = 2</c>). A session of weight w
     /// scales its budget by f^(1/w), where f is the verifier's load factor: all tiers keep their full budget when
@@ -77,7 +74,6 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.InFlightCheckPeriod <= TimeSpan.Zero) errors.Add($"{nameof(o.InFlightCheckPeriod)} must be positive");
-        if (o.NumVerifierGrains <= 0) errors.Add($"{nameof(o.NumVerifierGrains)} must be positive");
         if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");
         foreach (var (tier, weight) in o.TierWeights)
             if (!(weight > 0) || double.IsInfinity(weight)) errors.Add($"{nameof(o.TierWeights)}: tier '{tier}' has weight {weight}; weights must be positive and finite");

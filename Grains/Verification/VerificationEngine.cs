@@ -42,7 +42,10 @@ public sealed class VerificationEngine : IDisposable
     public KvCacheManager KvCache => runner.KvCache;
     public EngineStats Stats { get; } = new();
 
-    public VerifierLoad CurrentLoad => new(scheduler.NumWaiting, Load.P99Ms, Load.MeanStepMs, runner.KvCache.UsedBytes, Load.LoadFactor);
+    /// <summary>Sessions the engine holds now.</summary>
+    public int NumSessions { get { lock (gate) return sessions.Count; } }
+
+    public VerifierLoad CurrentLoad => new(scheduler.NumWaiting, Load.P99Ms, Load.MeanStepMs, runner.KvCache.UsedBytes, Load.LoadFactor, NumSessions);
 
     /// <summary>Queues a request (any thread). A <paramref name="setup"/> (re)initialises the session.</summary>
     public EnqueueStatus Enqueue(VerifyRequest request, SessionSetup? setup)

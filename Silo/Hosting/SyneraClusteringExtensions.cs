@@ -9,7 +9,8 @@ namespace Synera.Silo.Hosting;
 /// <summary>
 /// Clustering and grain storage from configuration (section <c>Synera:Cluster</c>):
 /// <c>Mode</c> = localhost (one machine, development) or redis (real membership, <c>Redis</c> = connection string);
-/// <c>SiloPort</c>, <c>GatewayPort</c>, <c>PrimarySiloPort</c> (localhost), <c>ClusterId</c>.
+/// <c>SiloPort</c>, <c>GatewayPort</c>, <c>PrimarySiloPort</c> (localhost), <c>AdvertisedAddress</c> (redis: the IP or host
+/// name other machines reach this silo at; default loopback), <c>ClusterId</c>.
 /// Session state goes to Redis in redis mode, to memory otherwise.
 /// </summary>
 public static class SyneraClusteringExtensions
@@ -32,13 +33,21 @@ public static class SyneraClusteringExtensions
                 var redis = section["Redis"] ?? throw new InvalidOperationException("Synera:Cluster:Redis (connection string) is required in redis mode");
                 silo.UseRedisClustering(redis);
                 silo.AddRedisGrainStorage(SyneraNames.SessionStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
-                silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
+                // Membership across machines: advertise the address other silos and clients reach this one at
+                // (Synera:Cluster:AdvertisedAddress, default loopback for one machine) and listen on every interface.
+                var advertised = section["AdvertisedAddress"] is { Length: > 0 } text ? ResolveAddress(text) : IPAddress.Loopback;
+                silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
                 break;
             default:
                 throw new InvalidOperationException($"Synera:Cluster:Mode '{mode}' is not localhost or redis");
         }
         return silo;
     }
+
+    private static IPAddress ResolveAddress(string text) =>
+        IPAddress.TryParse(text, out var ip) ? ip
+        : Dns.GetHostAddresses(text).FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+          ?? throw new InvalidOperationException($"Synera:Cluster:AdvertisedAddress '{text}' does not resolve to an IPv4 address");
 
     public static IClientBuilder UseSyneraClustering(this IClientBuilder client, IConfiguration configuration)
     {

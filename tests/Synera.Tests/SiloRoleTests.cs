@@ -35,10 +35,10 @@ public class SiloRoleTests
 
     [Theory]
     [InlineData("localhost")]
-    [InlineData("redis")]     // real membership in a real redis-server, session state stored there too
+    [InlineData("redis")]     // real Orleans Redis membership and session storage, in a Redis-protocol store hosted in-process (Garnet)
     public async Task VerifierGrainsActivateOnlyOnTheVerifierSilo(string membership)
     {
-        using var redis = membership == "redis" ? new RedisServer() : null;
+        using var redis = membership == "redis" ? new EmbeddedStore() : null;
         int vPort = EmbeddedCluster.FreePort(), vGateway = EmbeddedCluster.FreePort(), fPort = EmbeddedCluster.FreePort(), fGateway = EmbeddedCluster.FreePort();
         var clusterId = $"roles-{vPort}";
         using var verifier = Silo("verifier", vPort, vGateway, vPort, clusterId, redis?.ConnectionString);
