@@ -46,6 +46,8 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     private async Task<IOffloadPolicy> PolicyForAsync(GenerationOptions options)
     {
         var budget = options.LoadAware ? options.Budget * LoadFactor : options.Budget;
+        if (options.FixedThreshold is double threshold && options.Mode is GenerationMode.Synera or GenerationMode.Route)
+            return new OffloadPolicy(options.Metric, 1) { FixedThreshold = threshold };
         switch (options.Mode)
         {
             case GenerationMode.Slm or GenerationMode.Llm:
@@ -57,8 +59,6 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
                 routingPolicy.Budget = budget;
                 return routingPolicy;
         }
-        if (options.FixedThreshold is double threshold)
-            return new OffloadPolicy(options.Metric, 1) { FixedThreshold = threshold };
         if (devicePolicy is null || devicePolicy.Metric != options.Metric)
         {
             var account = await client.GetGrain<IDeviceGrain>(deviceId).GetAccountAsync();

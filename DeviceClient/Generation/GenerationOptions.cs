@@ -12,7 +12,8 @@ public sealed record GenerationOptions
     /// <summary>Target offload ratio for <c>synera</c> and <c>route</c>.</summary>
     public double Budget { get; init; } = 0.1;
     public ConfidenceMetric Metric { get; init; } = ConfidenceMetric.TopProbability;
-    /// <summary><c>synera</c> with a fixed confidence threshold and no budget (a threshold sweep); null = calibrated threshold under the budget.</summary>
+    /// <summary><c>synera</c> or <c>route</c> with a fixed confidence threshold and no budget (a threshold sweep, or the same
+    /// token selection for both); null = their own policies under the budget.</summary>
     public double? FixedThreshold { get; init; }
     public bool UseImportance { get; init; }
     /// <summary>Cap on the bytes/s this device sends for verification (0 = none); beyond it tokens stay the SLM's.</summary>
