@@ -33,6 +33,13 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>The session's current committed state.</summary>
     Task<SessionSnapshot> GetSnapshotAsync();
 
+    /// <summary>
+    /// Called by a device that waited too long for a verdict (a verdict or the stream carrying it was lost, e.g. with a
+    /// silo): starts a new epoch at the committed tokens and returns them, so the device catches up on what it missed
+    /// from the answer itself, not from the stream, and resends from there.
+    /// </summary>
+    Task<SessionSnapshot> ResyncAsync();
+
     /// <summary>Ends the session: the verifier frees its KV cache and the state is cleared.</summary>
     Task CloseAsync();
 }

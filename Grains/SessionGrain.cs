@@ -74,6 +74,14 @@ public sealed class SessionGrain(
         Validate(request);
         s.LastSeq = request.Seq;
         if (request.Epoch < s.Epoch) return EnqueueStatus.Stale;    // drafted before a rejection it had not yet seen
+        if (request.StartPosition != s.PendingEnd)
+        {
+            // Same epoch, another position: this grain and the device disagree on what the cloud has (a verdict or a
+            // refusal that one of them did not follow). The committed tokens are still a prefix of the truth:
+            // resynchronise from them rather than refuse the device.
+            await ResyncAsync($"span {request.Seq} starts at {request.StartPosition} but the session's next position is {s.PendingEnd}");
+            return EnqueueStatus.Stale;
+        }
         byteLimiter ??= s.Options.Budget.CreateByteLimiter(burstSeconds: 2);   // after a reactivation
         if (byteLimiter is not null && !byteLimiter.TrySpend(request.WireBytes)) return EnqueueStatus.OverBudget;
         // A span with drafts is one offload (the device sends one per flagged token); the device's long-run account
@@ -183,8 +191,8 @@ public sealed class SessionGrain(
             if (!(r.DraftProbs[i] >= 0 && r.DraftProbs[i] <= 1))
                 throw new SyneraRequestException($"draft probability {r.DraftProbs[i]} at position {i} is not in [0, 1]");
         if (r.Epoch > s.Epoch) throw new SyneraRequestException($"epoch {r.Epoch} is ahead of the session's epoch {s.Epoch}");
-        if (r.Epoch == s.Epoch && r.StartPosition != s.PendingEnd)
-            throw new SyneraRequestException($"span starts at {r.StartPosition} but the session's next position is {s.PendingEnd}");
+        if (r.Epoch == s.Epoch && r.StartPosition < s.CommittedTokenIds.Count)
+            throw new SyneraRequestException($"span starts at {r.StartPosition}, inside the {s.CommittedTokenIds.Count} committed tokens; the session's next position is {s.PendingEnd}");
         if (r.StartPosition + r.NumTokens + r.MaxNewTokens > s.Model.MaxSequenceLength)
             throw new SyneraRequestException($"span would end past the model's {s.Model.MaxSequenceLength}-token window");
     }
@@ -228,7 +236,10 @@ public sealed class SessionGrain(
         }
         if (lostTrack is null && s.CommittedTokenIds.Count != verdict.CommittedLength && verdict.Kind is VerdictKind.Verified or VerdictKind.Generated)
             lostTrack = $"mirrored {s.CommittedTokenIds.Count} committed tokens, the verifier has {verdict.CommittedLength}";
-        if (verdict.Kind != VerdictKind.Generated) s.InFlight.RemoveAll(f => f.Seq <= verdict.Seq);
+        // A verdict settles its span and every span before it; a stale one only its own (the spans before it may
+        // still be judged, e.g. when the engine found it stale in the same step as the one it follows).
+        if (verdict.Kind == VerdictKind.Stale) s.InFlight.RemoveAll(f => f.Seq == verdict.Seq);
+        else if (verdict.Kind != VerdictKind.Generated) s.InFlight.RemoveAll(f => f.Seq <= verdict.Seq);
         if (verdict.Epoch > s.Epoch)
         {
             // A rejection (or a failed batch): every later span was built on what it replaced. The verifier drops them
@@ -287,10 +298,19 @@ public sealed class SessionGrain(
     private double TierLoadFactor(VerifierLoad load) =>
         LoadController.ForTier(load.LoadFactor, verifierOptions.Value.WeightOf(state.State.Options.Tier) ?? 1.0);
 
-    Task<SessionSnapshot> ISessionGrain.GetSnapshotAsync()
+    async Task<SessionSnapshot> ISessionGrain.ResyncAsync()
+    {
+        if (!state.State.IsOpen) throw new SyneraRequestException($"unknown session '{SessionId}'");
+        await ResyncAsync("the device saw no verdict for its spans in flight");
+        return Snapshot();
+    }
+
+    Task<SessionSnapshot> ISessionGrain.GetSnapshotAsync() => Task.FromResult(Snapshot());
+
+    private SessionSnapshot Snapshot()
     {
         var s = state.State;
-        return Task.FromResult(new SessionSnapshot(SessionId, s.IsOpen, [.. s.CommittedTokenIds], s.Epoch, s.VerifierId));
+        return new SessionSnapshot(SessionId, s.IsOpen, [.. s.CommittedTokenIds], s.Epoch, s.VerifierId);
     }
 
     async Task ISessionGrain.CloseAsync()

@@ -10,3 +10,7 @@ public sealed record VerdictArrived(Verdict Verdict) : DeviceEvent;
 
 /// <summary>The cloud refused a span (back-pressure): its drafts stay the device's own.</summary>
 public sealed record SpanRefused(long Seq) : DeviceEvent;
+
+/// <summary>A span whose call failed in transit (its silo was stopping, or it timed out): the device catches up from
+/// its session grain at once rather than wait for a verdict that may never come.</summary>
+public sealed record SpanLost(long Seq, string Reason) : DeviceEvent;

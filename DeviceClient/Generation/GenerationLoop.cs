@@ -44,7 +44,7 @@ internal sealed class GenerationLoop
     private long seq;
     private bool finished, lastUncertain;
     private bool cloudLost;                            // a verdict timed out: the rest of this answer is the SLM's
-    private int numVerdictTimeouts;
+    private int numVerdictTimeouts, numStallResyncs;
     private string? cloudError;                        // why the cloud was given up on, when a request failed
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastCommitMs = -1, firstTokenMs = -1;
@@ -95,18 +95,33 @@ internal sealed class GenerationLoop
                 cloudError = sender.Error.Message;
                 GiveUpOnCloud();
             }
+            if (catchUpNow && !cloudLost)
+            {
+                catchUpNow = false;
+                await CatchUpAsync(cancellation);
+            }
             AdvanceCommit();
             if (finished) return;
             if (MustWait())
             {
                 if (pending.Count == 0) throw new InvalidOperationException("generation loop is waiting with nothing pending (bug)");
+                waitingSince ??= clock.Elapsed;
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-                timeout.CancelAfter(options.VerdictTimeout);
-                try { Apply(await events.ReadAsync(timeout.Token)); }
+                timeout.CancelAfter(options.StallTimeout + TimeSpan.FromMilliseconds(options.Link.RttMs));
+                try
+                {
+                    Apply(await events.ReadAsync(timeout.Token));
+                    waitingSince = null;
+                }
                 catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
                 {
-                    numVerdictTimeouts++;
-                    GiveUpOnCloud();
+                    if (clock.Elapsed - waitingSince!.Value >= options.VerdictTimeout)
+                    {
+                        numVerdictTimeouts++;
+                        GiveUpOnCloud();
+                        waitingSince = null;
+                    }
+                    else await CatchUpAsync(cancellation);
                 }
                 continue;
             }
@@ -124,6 +139,73 @@ internal sealed class GenerationLoop
         cloudLost = true;
         foreach (var p in pending) Unflag(p);
         pending.Clear();
+        round++;
+    }
+
+    private TimeSpan? waitingSince;                    // when the current wait for a verdict began
+    private bool catchUpNow;                           // a span was lost in transit
+
+    /// <summary>
+    /// A stall: no verdict for a span in flight. The session grain starts a new epoch at its committed tokens and returns
+    /// them. Any of them the device lacks (a verdict it never received, e.g. lost with a silo) replace the device's
+    /// uncommitted drafts from there; then the device resends from the grain's committed length as after a Failed verdict.
+    /// </summary>
+    private async Task CatchUpAsync(CancellationToken cancellation)
+    {
+        SessionSnapshot snapshot;
+        try { snapshot = await sender.ResyncAsync(cancellation); }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
+        {
+            return;   // the grain cannot be reached either: keep waiting, up to the verdict timeout
+        }
+        numStallResyncs++;
+        ResyncAt(snapshot.CommittedTokenIds, snapshot.CommittedTokenIds.Length, snapshot.Epoch);
+    }
+
+    /// <summary>
+    /// The cloud restarted the session at its committed tokens in a new epoch (a Failed verdict, or the device's own
+    /// stall check). Tokens the cloud committed that the device never heard of (<paramref name="cloudTokens"/>, when known)
+    /// are adopted; the device's drafts past its commit point are dropped (never shown, so nothing is withdrawn) and
+    /// drafted again, so whatever must be verified still is; sending resumes from the cloud's committed length.
+    /// </summary>
+    private void ResyncAt(int[]? cloudTokens, int cloudLength, int newEpoch)
+    {
+        pending.Clear();
+        cloudLength = Math.Max(promptLength, cloudLength);
+        int same = promptLength;
+        if (cloudTokens is not null)
+            while (same < cloudTokens.Length && same < tokens.Count && cloudTokens[same] == tokens[same]) same++;
+        else same = Math.Min(cloudLength, tokens.Count);
+        // Keep what is shown, and what the cloud has (it verified or holds it as context); drop the rest.
+        int keep = Math.Max(committed, same);
+        if (cloudTokens is not null && same < cloudTokens.Length && same < committed)
+            throw new InvalidOperationException($"the cloud's committed tokens differ from shown token {same} (bug)");
+        if (keep < tokens.Count)
+        {
+            int drop = tokens.Count - keep, droppedFlags = flagged.Skip(keep - promptLength).Count(f => f);
+            policy.OnDiscarded(drop, droppedFlags);
+            numCharged -= droppedFlags;
+            numOffloaded -= droppedFlags;
+            numWastedOffloads += droppedFlags;
+            tokens.RemoveRange(keep, drop);
+            flagged.RemoveRange(keep - promptLength, drop);
+            verified.RemoveRange(keep - promptLength, drop);
+            draftProbs.RemoveRange(keep - promptLength, drop);
+            runner.Truncate(Math.Min(runner.Length, keep));
+        }
+        for (int pos = promptLength; pos < Math.Min(same, tokens.Count); pos++)
+            if (flagged[pos - promptLength]) verified[pos - promptLength] = true;      // sent as drafts, committed by the cloud
+        if (cloudTokens is not null)
+            for (int pos = tokens.Count; pos < cloudTokens.Length; pos++)
+            {
+                tokens.Add(cloudTokens[pos]);                     // committed by the cloud from a verdict the device missed
+                flagged.Add(false);
+                verified.Add(true);
+                draftProbs.Add(1f);
+            }
+        runner.Truncate(Math.Min(runner.Length, tokens.Count));
+        epoch = newEpoch;
+        cloudEnd = Math.Min(cloudTokens?.Length ?? cloudLength, tokens.Count);
         round++;
     }
 
@@ -231,6 +313,9 @@ internal sealed class GenerationLoop
             case VerdictArrived { Verdict: var v }:
                 ApplyVerdict(v);
                 return;
+            case SpanLost:
+                catchUpNow = true;                              // RunAsync catches up before drafting on
+                return;
         }
     }
 
@@ -258,12 +343,9 @@ internal sealed class GenerationLoop
             // The cloud lost track of the session (failover, a failed batch, a lost verdict) and starts a new
             // epoch at its committed length. That holds whichever span the verdict names, so it is not looked up.
             if (v.Epoch <= epoch) return;                        // a resync this device has already followed
-            foreach (var p in pending) Unflag(p);
-            pending.Clear();
-            epoch = v.Epoch;
             // The cloud's committed tokens are a prefix of this device's (every verdict before this one was
             // applied, in order); what follows is resent from there, as context or drafts.
-            cloudEnd = Math.Min(v.CommittedLength, tokens.Count);
+            ResyncAt(null, v.CommittedLength, v.Epoch);
             return;
         }
         var span = pending.Find(p => p.Seq == v.Seq);
@@ -355,6 +437,7 @@ internal sealed class GenerationLoop
         NumWastedOffloads = options.Mode == GenerationMode.Oracle ? 0 : numWastedOffloads,
         NumRefusedOffloads = numRefusedOffloads,
         NumVerdictTimeouts = numVerdictTimeouts,
+        NumStallResyncs = numStallResyncs,
         CloudError = cloudError,
         NumByteCappedOffloads = numByteCapped,
         NumOverBudget = numOverBudget,

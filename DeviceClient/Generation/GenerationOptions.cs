@@ -34,4 +34,7 @@ public sealed record GenerationOptions
     public LinkOptions Link { get; init; } = LinkOptions.None;
     /// <summary>Give up waiting for a verdict after this long and keep the device's own tokens.</summary>
     public TimeSpan VerdictTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Waiting this long for a verdict (plus the link's RTT), the device asks its session grain to resynchronise
+    /// and catches up from the grain's committed tokens: a verdict lost with a silo costs a stall, not the answer.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -11,6 +11,7 @@ public sealed record GenerationStats
     public long NumOffloaded { get; init; }           // output tokens the policy flagged for verification
     public long NumWastedOffloads { get; init; }      // flagged drafts later dropped by a rollback (sent, not in the output)
     public long NumRefusedOffloads { get; init; }     // flagged drafts the cloud refused (back-pressure, failover): kept as SLM output
+    public int NumStallResyncs { get; init; }         // waits that asked the session grain to resynchronise (a verdict was lost)
     public int NumVerdictTimeouts { get; init; }      // waits for a verdict that gave up; the rest of that answer is the SLM's
     public long NumOverBudget { get; init; }          // drafts below the threshold that the long-run account had no credit for (kept as the SLM's)
     public long NumByteCappedOffloads { get; init; }  // tokens the policy flagged but the byte cap (bytes/s) kept on the device

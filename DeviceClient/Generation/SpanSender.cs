@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Orleans.Runtime;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Link;
@@ -29,6 +30,21 @@ internal sealed class SpanSender : IAsyncDisposable
     /// <summary>Set when a send failed with an error (the loop rethrows it).</summary>
     public Exception? Error { get; private set; }
 
+    /// <summary>Asks the session grain to resynchronise (the device saw a stall) and returns its committed tokens.</summary>
+    public async Task<SessionSnapshot> ResyncAsync(CancellationToken cancellation)
+    {
+        await link.UplinkAsync(32, cancellation);
+        return await session.ResyncAsync().WaitAsync(CallTimeout, cancellation);
+    }
+
+    /// <summary>How long one call to the session grain may take before the device treats it as lost in transit (a call to
+    /// a silo that is going away can otherwise hang for Orleans' whole response timeout).</summary>
+    public static TimeSpan CallTimeout { get; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Failures of the transport, not of the request: a resync recovers from them.</summary>
+    public static bool IsTransient(Exception e) =>
+        e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException;
+
     /// <summary>Queues a request; <paramref name="round"/> groups the requests sent since the last refusal.</summary>
     public void Send(VerifyRequest request, int round) => queue.Writer.TryWrite((request, round));
 
@@ -40,7 +56,18 @@ internal sealed class SpanSender : IAsyncDisposable
             {
                 if (round <= refusedRound) { await events.WriteAsync(new SpanRefused(request.Seq), cancellation); continue; }
                 await link.UplinkAsync(request.WireBytes, cancellation);
-                var status = await session.VerifyAsync(request);
+                EnqueueStatus status;
+                try
+                {
+                    status = await session.VerifyAsync(request).WaitAsync(CallTimeout, cancellation);
+                }
+                catch (Exception e) when (IsTransient(e) && !cancellation.IsCancellationRequested)
+                {
+                    // The grain's silo is stopping or gone: the loop resynchronises from the session grain.
+                    refusedRound = round;
+                    await events.WriteAsync(new SpanLost(request.Seq, e.Message), cancellation);
+                    continue;
+                }
                 if (status is EnqueueStatus.Overloaded or EnqueueStatus.OverBudget)
                 {
                     refusedRound = round;

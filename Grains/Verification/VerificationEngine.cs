@@ -133,7 +133,9 @@ public sealed class VerificationEngine : IDisposable
             }
         }
         if (work.Count > 0) RunBatch(work, verdicts);
-        foreach (var (session, verdict) in verdicts) Deliver(session, verdict);
+        // In request order per session: a request found stale in this step must not overtake the verdict of the one
+        // before it, which is what made it stale.
+        foreach (var (session, verdict) in verdicts.OrderBy(v => v.verdict.Seq)) Deliver(session, verdict);
         return output.Requests.Count;
     }
 

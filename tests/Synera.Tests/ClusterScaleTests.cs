@@ -103,12 +103,8 @@ public sealed class ClusterScaleTests(ITestOutputHelper output) : IAsyncLifetime
         }
         var results = await Task.WhenAll(tasks);
         output.WriteLine($"most sessions held at once: verifier A {maxA}, verifier B {maxB}");
-        // Known open bug (issue 11): now and then one session of six in this three-silo cluster has its span refused one
-        // position off after a rejection ("span starts at n+1 but the session's next position is n"); that device then
-        // finishes with its SLM. Logged here, not hidden; every answer still completes.
-        foreach (var r in results.Where(r => r.Stats.CloudError is not null)) output.WriteLine($"cloud error: {r.Stats.CloudError}");
-        Assert.True(results.Count(r => r.Stats.CloudError is null) >= 5, "more than one session of six failed");
-        Assert.All(results, r => Assert.True(r.Stats.NumTokens > 0));
+        Assert.All(results, r => Assert.Null(r.Stats.CloudError));
+        Assert.All(results, r => Assert.Equal(0, r.Stats.NumVerdictTimeouts));
         Assert.True(maxA > 0 && maxB > 0, $"one verifier silo served nothing (A {maxA}, B {maxB})");
         Assert.True(engineA.Stats.ProcessedTokens > 0 && engineB.Stats.ProcessedTokens > 0);
     }
