@@ -106,8 +106,11 @@ internal sealed class GenerationLoop
             {
                 if (pending.Count == 0) throw new InvalidOperationException("generation loop is waiting with nothing pending (bug)");
                 waitingSince ??= clock.Elapsed;
+                // Wait for the next event up to the stall check, or up to the verdict timeout if that comes first.
+                var untilGiveUp = options.VerdictTimeout - (clock.Elapsed - waitingSince.Value);
+                var untilStall = options.StallTimeout + TimeSpan.FromMilliseconds(options.Link.RttMs);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-                timeout.CancelAfter(options.StallTimeout + TimeSpan.FromMilliseconds(options.Link.RttMs));
+                timeout.CancelAfter(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, Math.Min(untilGiveUp.Ticks, untilStall.Ticks))));
                 try
                 {
                     Apply(await events.ReadAsync(timeout.Token));
