@@ -1,20 +1,54 @@
-// The developer cluster: a verifier silo serving the shipped target model, and a device client that drafts with
-// the shipped ONNX SLM and connects through the silo's gateway. Open the dashboard to see both.
+// The developer cluster in the production shape: a Redis-protocol store (Garnet, in its own process; real Redis in
+// production), a frontend silo with the devices' gateway, two verifier silos serving the shipped target model, and two
+// sample devices at different budgets drafting with the shipped ONNX SLM. Dashboard: http://localhost:15888.
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
 var builder = DistributedApplication.CreateBuilder(args);
 var root = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
-const int GatewayPort = 30000;
+var synera = Path.Combine(root, "synera");      // builds the CLI when needed, then runs it
+const int StorePort = 6390, FrontendGateway = 30000;
 
-// ---- cloud: one verifier silo (localhost clustering; use Synera__Cluster__Mode=redis for a real cluster) ----
-var silo = builder.AddProject<Projects.Synera_Silo>("silo")
-    .WithEnvironment("Synera__Role", "verifier")
-    .WithEnvironment("Synera__Cluster__Mode", "localhost")
-    .WithEnvironment("Synera__Cluster__GatewayPort", GatewayPort.ToString())
-    .WithEnvironment("Synera__Verifier__ModelPath", Path.Combine(root, "models", "target"));
+// ---- health: the store and the frontend's gateway are ready when they accept connections ----
+builder.Services.AddHealthChecks()
+    .AddCheck("store-listening", () => Listening(StorePort))
+    .AddCheck("gateway-listening", () => Listening(FrontendGateway));
 
-// ---- device: a client that connects through the gateway and generates; it retries the gateway while the
-//      silo starts (no health checks yet, so no WaitFor). Run through ./synera, which builds it when needed. ----
-builder.AddExecutable("device", Path.Combine(root, "synera"), root,
-        "generate", "What is 123+456?", "--connect", GatewayPort.ToString(), "--repeat", "1000", "--rtt", "50")
-    .WithReferenceRelationship(silo);
+// ---- cluster store: membership and grain storage ----
+var store = builder.AddExecutable("store", synera, root, "store", "--port", StorePort.ToString())
+    .WithHealthCheck("store-listening");
+
+// ---- silos: one frontend (sessions, gateway for devices), two verifiers (the LLM) ----
+IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, int gatewayPort) =>
+    builder.AddProject<Projects.Synera_Silo>(name)
+        .WithEnvironment("Synera__Role", role)
+        .WithEnvironment("Synera__Cluster__Mode", "redis")
+        .WithEnvironment("Synera__Cluster__Redis", "127.0.0.1:" + StorePort)
+        .WithEnvironment("Synera__Cluster__SiloPort", siloPort.ToString())
+        .WithEnvironment("Synera__Cluster__GatewayPort", gatewayPort.ToString())
+        .WithEnvironment("Synera__Verifier__ModelPath", Path.Combine(root, "models", "target"))
+        .WithEnvironment("Synera__Verifier__Threads", "1")
+        .WaitFor(store);
+var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCheck("gateway-listening");
+Silo("verifier-1", "verifier", 11112, 30001);
+Silo("verifier-2", "verifier", 11113, 30002);
+
+// ---- devices: each a device client through the frontend's gateway, answering forever at its budget ----
+foreach (var (name, budget) in new[] { ("device-economy", "0.05"), ("device-standard", "0.2") })
+    builder.AddExecutable(name, synera, root, "generate", "What is 123+456?", "--cluster", $"127.0.0.1:{FrontendGateway}",
+            "--device-id", name, "--budget", budget, "--rtt", "50", "--device-ms", "30", "--repeat", "100000")
+        .WaitFor(frontend);
 
 builder.Build().Run();
+
+static HealthCheckResult Listening(int port)
+{
+    try
+    {
+        using var client = new TcpClient();
+        client.Connect("127.0.0.1", port);
+        return HealthCheckResult.Healthy();
+    }
+    catch (SocketException e) { return HealthCheckResult.Unhealthy($"nothing listens on {port} yet", e); }
+}

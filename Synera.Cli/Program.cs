@@ -9,4 +9,6 @@ root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CalibrateCommand.Create());
+root.Subcommands.Add(StoreCommand.Create());
+root.Subcommands.Add(SiloCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -30,12 +30,14 @@ public static class GenerateCommand
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy" };
         var draft = new Option<string?>("--draft") { Description = "draft model folder (default: models/draft)" };
         var target = new Option<string?>("--target") { Description = "target model folder (default: models/target)" };
-        var connect = new Option<int?>("--connect") { Description = "connect to a running cluster's gateway on this port instead of starting the embedded one" };
+        var connect = new Option<int?>("--connect") { Description = "connect to a running cluster's gateway on this local port instead of starting the embedded one" };
+        var cluster = new Option<string?>("--cluster") { Description = "connect to a running cluster's gateway at HOST:PORT instead of starting the embedded one" };
+        var deviceId = new Option<string?>("--device-id") { Description = "this device's id: its offload account follows it across runs (default: a new device)" };
         var maxBytes = new Option<double>("--max-bytes-per-second") { Description = "cap on the bytes/s sent for verification (0 = none); beyond it tokens stay the SLM's" };
         var repeat = new Option<int>("--repeat") { Description = "generate this many times (a device client's steady load)", DefaultValueFactory = _ => 1 };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target, connect, repeat, maxBytes,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target, connect, cluster, deviceId, repeat, maxBytes,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -52,10 +54,11 @@ public static class GenerateCommand
             };
             var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
-            var port = parse.GetValue(connect);
-            await using var external = port is null ? null : await SyneraClientHost.ConnectAsync(port.Value, cancellation: cancellation);
-            await using var embedded = port is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation) : null;
-            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer, calibration: calibration);
+            var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort)
+                : parse.GetValue(connect) is int port ? ("127.0.0.1", port) : ((string, int)?)null;
+            await using var external = gateway is var (host, gatewayPort) ? await SyneraClientHost.ConnectAsync(host, gatewayPort, cancellation: cancellation) : null;
+            await using var embedded = gateway is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation) : null;
+            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
             for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
             {
                 var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Spectre.Console;
+using Synera.Grains.Hosting;
+using Synera.Silo.Hosting;
+
+namespace Synera.Cli.Commands;
+
+/// <summary>
+/// <c>synera silo --role verifier|frontend --redis HOST:PORT [--silo-port P] [--gateway-port G] [--advertise ADDRESS]</c>:
+/// runs one silo in the foreground, in Redis membership, so silos on several machines form one cluster.
+/// </summary>
+public static class SiloCommand
+{
+    public static Command Create()
+    {
+        var role = new Option<string>("--role") { Description = "verifier (runs the LLM) or frontend (sessions and gateways)", DefaultValueFactory = _ => "verifier" };
+        role.AcceptOnlyFromAmong("verifier", "frontend");
+        var redis = new Option<string>("--redis") { Description = "Redis (or `synera store`) HOST:PORT for membership and storage", Required = true };
+        var siloPort = new Option<int>("--silo-port") { DefaultValueFactory = _ => 11111 };
+        var gatewayPort = new Option<int>("--gateway-port") { DefaultValueFactory = _ => 30000 };
+        var advertise = new Option<string?>("--advertise") { Description = "IP or host name other machines reach this silo at (default: loopback, one machine)" };
+        var model = new Option<string?>("--model") { Description = "verifier model folder (default: models/target)" };
+        var threads = new Option<int>("--threads") { Description = "torch threads of the verifier (0 = all cores)" };
+        var device = DeviceOption.Create();
+        var command = new Command("silo", "Run one silo (verifier or frontend) in Redis membership") { role, redis, siloPort, gatewayPort, advertise, model, threads, device };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var builder = Host.CreateApplicationBuilder();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Synera:Role"] = parse.GetValue(role),
+                ["Synera:Cluster:Mode"] = "redis",
+                ["Synera:Cluster:Redis"] = parse.GetValue(redis),
+                ["Synera:Cluster:SiloPort"] = parse.GetValue(siloPort).ToString(),
+                ["Synera:Cluster:GatewayPort"] = parse.GetValue(gatewayPort).ToString(),
+                ["Synera:Cluster:AdvertisedAddress"] = parse.GetValue(advertise),
+                ["Synera:Verifier:ModelPath"] = parse.GetValue(model) ?? RepoPaths.TargetModel,
+                ["Synera:Verifier:Threads"] = parse.GetValue(threads).ToString(),
+                ["Synera:Verifier:Device"] = parse.GetValue(device),
+            });
+            builder.UseOrleans(s => s.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
+            using var host = builder.Build();
+            AnsiConsole.MarkupLine($"{parse.GetValue(role)} silo: silo port {parse.GetValue(siloPort)}, gateway {parse.GetValue(gatewayPort)}, membership in {Markup.Escape(parse.GetValue(redis)!)}");
+            await host.RunAsync(cancellation);
+            return 0;
+        });
+        return command;
+    }
+}
