@@ -32,7 +32,6 @@ public static class SyneraSiloBuilderExtensions
     {
         // The memory stream's pulling agent polls its queues; the default 100 ms would add up to 100 ms to every verdict.
         silo.AddMemoryStreams(SyneraNames.StreamProvider, b => b.ConfigurePullingAgent(o => o.Configure(a => a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(2))));
-        silo.AddMemoryGrainStorage(SyneraNames.PubSubStorage);
         silo.Services.AddOptions<VerifierOptions>();
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));

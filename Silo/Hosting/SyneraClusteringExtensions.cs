@@ -11,7 +11,8 @@ namespace Synera.Silo.Hosting;
 /// <c>Mode</c> = localhost (one machine, development) or redis (real membership, <c>Redis</c> = connection string);
 /// <c>SiloPort</c>, <c>GatewayPort</c>, <c>PrimarySiloPort</c> (localhost), <c>AdvertisedAddress</c> (redis: the IP or host
 /// name other machines reach this silo at; default loopback), <c>ClusterId</c>.
-/// Session state goes to Redis in redis mode, to memory otherwise.
+/// Session state and stream subscriptions go to Redis in redis mode, to memory otherwise. In redis mode
+/// <c>ProbeTimeout</c> and <c>NumMissedProbesLimit</c> tune how fast a dead silo is declared dead.
 /// </summary>
 public static class SyneraClusteringExtensions
 {
@@ -28,11 +29,20 @@ public static class SyneraClusteringExtensions
                 var primary = section.GetValue("PrimarySiloPort", siloPort);
                 silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, primary), "synera", clusterId);
                 silo.AddMemoryGrainStorage(SyneraNames.SessionStorage);
+                silo.AddMemoryGrainStorage(SyneraNames.PubSubStorage);
                 break;
             case "redis":
                 var redis = section["Redis"] ?? throw new InvalidOperationException("Synera:Cluster:Redis (connection string) is required in redis mode");
                 silo.UseRedisClustering(redis);
                 silo.AddRedisGrainStorage(SyneraNames.SessionStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+                // Stream subscriptions too: a device's subscription to its verdicts must outlive the silo that held it.
+                silo.AddRedisGrainStorage(SyneraNames.PubSubStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+                // How fast a silo that died without leaving is declared dead (its sessions move on only then).
+                silo.Configure<ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = section.GetValue("ProbeTimeout", o.ProbeTimeout);
+                    o.NumMissedProbesLimit = section.GetValue("NumMissedProbesLimit", o.NumMissedProbesLimit);
+                });
                 // Membership across machines: advertise the address other silos and clients reach this one at
                 // (Synera:Cluster:AdvertisedAddress, default loopback for one machine) and listen on every interface.
                 var advertised = section["AdvertisedAddress"] is { Length: > 0 } text ? ResolveAddress(text) : IPAddress.Loopback;

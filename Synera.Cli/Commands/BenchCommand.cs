@@ -77,6 +77,8 @@ public static class BenchCommand
         });
         bench.Subcommands.Add(verifier);
         bench.Subcommands.Add(Modes(output));
+        bench.Subcommands.Add(Failover(output));
+        bench.Subcommands.Add(Scale(output));
         return bench;
     }
 
@@ -151,6 +153,67 @@ public static class BenchCommand
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary><c>synera bench failover</c>: a verifier silo killed mid-answer, five times; writes failover.json.</summary>
+    private static Command Failover(Option<string> output)
+    {
+        var runs = new Option<int>("--runs") { Description = "answers interrupted by a kill", DefaultValueFactory = _ => 5 };
+        var command = new Command("failover", "Kill (SIGKILL) the verifier silo serving a device mid-answer; compare with the undisturbed answer") { output, runs };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            if (parse.GetValue(runs) <= 0) throw new ArgumentException("--runs must be positive");
+            var dir = parse.GetValue(output)!;
+            Directory.CreateDirectory(dir);
+            var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
+            using var runner = new OnnxDraftRunner(Path.Combine(RepoPaths.DraftModel, "model.onnx"));
+            var prompts = TaskGenerator.ReadJsonl(RepoPaths.HeldOutSuite).Where(e => e.Task == "prose").Take(parse.GetValue(runs)).Select(e => e.Prompt).ToList();
+            var results = await new FailoverBenchmark(runner, tokenizer, dir, line => AnsiConsole.MarkupLine(Markup.Escape(line))).RunAsync(prompts, cancellation);
+            var recoveries = results.Select(r => r.RecoveryMs).Where(double.IsFinite).ToList();
+            var path = Path.Combine(dir, "failover.json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new
+            {
+                runs = results.Count,
+                tokens_lost = results.Sum(r => r.TokensLost),
+                tokens_duplicated = results.Sum(r => r.TokensDuplicated),
+                answers_differing = results.Count(r => r.Differs),
+                recovery_ms_p50 = recoveries.Count == 0 ? (double?)null : ModesBenchmark.Percentile(recoveries, 0.5),
+                recovery_ms_max = recoveries.Count == 0 ? (double?)null : recoveries.Max(),
+                slm_fallbacks = results.Count(r => r.SlmFallback),
+                date = DateTime.UtcNow.ToString("u"),
+                details = results,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary><c>synera bench scale</c>: verified tokens/s with one verifier silo, then two; writes scale.json.</summary>
+    private static Command Scale(Option<string> output)
+    {
+        var devices = new Option<int>("--devices") { Description = "simulated devices (enough to saturate the silos)", DefaultValueFactory = _ => 48 };
+        var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 20 };
+        var command = new Command("scale", "Verified tokens/s through one verifier silo and through two (one torch thread each)") { output, devices, seconds };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var dir = parse.GetValue(output)!;
+            Directory.CreateDirectory(dir);
+            var vocab = SyneraTokenizer.Load(Path.Combine(RepoPaths.TargetModel, "tokenizer.json")).VocabSize;
+            var (one, two) = await new ScaleBenchmark(dir, vocab, line => AnsiConsole.MarkupLine(Markup.Escape(line)))
+                .RunAsync(parse.GetValue(devices), TimeSpan.FromSeconds(parse.GetValue(seconds)), cancellation);
+            var path = Path.Combine(dir, "scale.json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new
+            {
+                tok_s_1 = one.VerifiedTokensPerSecond, tok_s_2 = two.VerifiedTokensPerSecond,
+                ratio = two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond,
+                sessions_per_silo_1 = one.SessionsPerSilo, sessions_per_silo_2 = two.SessionsPerSilo,
+                devices = parse.GetValue(devices), threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"ratio {two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond:F2}; wrote {Markup.Escape(path)}");
             return 0;
         });
         return command;

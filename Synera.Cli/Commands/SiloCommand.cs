@@ -24,7 +24,8 @@ public static class SiloCommand
         var model = new Option<string?>("--model") { Description = "verifier model folder (default: models/target)" };
         var threads = new Option<int>("--threads") { Description = "torch threads of the verifier (0 = all cores)" };
         var device = DeviceOption.Create();
-        var command = new Command("silo", "Run one silo (verifier or frontend) in Redis membership") { role, redis, siloPort, gatewayPort, advertise, model, threads, device };
+        var probe = new Option<double>("--probe-timeout") { Description = "seconds per membership probe (a dead silo is declared dead after 3 missed; 0 = Orleans' default)" };
+        var command = new Command("silo", "Run one silo (verifier or frontend) in Redis membership") { role, redis, siloPort, gatewayPort, advertise, model, threads, device, probe };
         command.SetAction(async (parse, cancellation) =>
         {
             var builder = Host.CreateApplicationBuilder();
@@ -39,6 +40,7 @@ public static class SiloCommand
                 ["Synera:Verifier:ModelPath"] = parse.GetValue(model) ?? RepoPaths.TargetModel,
                 ["Synera:Verifier:Threads"] = parse.GetValue(threads).ToString(),
                 ["Synera:Verifier:Device"] = parse.GetValue(device),
+                ["Synera:Cluster:ProbeTimeout"] = parse.GetValue(probe) > 0 ? TimeSpan.FromSeconds(parse.GetValue(probe)).ToString() : null,
             });
             builder.UseOrleans(s => s.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
             using var host = builder.Build();

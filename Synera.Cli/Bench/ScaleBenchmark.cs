@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Orleans.Runtime;
+using Orleans.Streams;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.DeviceClient.Hosting;
+using Synera.Grains.Placement;
+using Synera.Silo.Hosting;
+
+namespace Synera.Cli.Bench;
+
+/// <summary>Verified tokens/s of one measurement and where the sessions ran.</summary>
+public sealed record ScaleRow(int VerifierSilos, int Devices, double VerifiedTokensPerSecond, Dictionary<string, int> SessionsPerSilo);
+
+/// <summary>
+/// <c>synera bench scale</c>: the same load against one verifier silo, then two, each a process of its own pinned to one
+/// torch thread, behind a frontend silo, in Redis membership. The load is lightweight simulated devices in this process:
+/// real session grains, real verdict streams, random 4-token drafts (no SLM), so the load generator leaves the cores to
+/// the silos. Sessions are placed by the least-loaded verifier placement.
+/// </summary>
+public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> report)
+{
+    public async Task<(ScaleRow one, ScaleRow two)> RunAsync(int devices, TimeSpan measure, CancellationToken cancellation)
+    {
+        using var store = new EmbeddedStore();
+        var ports = Enumerable.Range(0, 6).Select(_ => EmbeddedCluster.FreePort()).ToArray();
+        using var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "scale-frontend.log"));
+        using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"));
+        await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
+        var management = client.Client.GetGrain<IManagementGrain>(0);
+        await WaitForHostsAsync(management, 2, cancellation);
+        var one = await MeasureAsync(client.Client, management, 1, devices, measure, cancellation);
+        report($"1 verifier silo: {one.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(one)})");
+        using var second = SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "scale-verifier-b.log"));
+        await WaitForHostsAsync(management, 3, cancellation);
+        var two = await MeasureAsync(client.Client, management, 2, devices, measure, cancellation);
+        report($"2 verifier silos: {two.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(two)})");
+        return (one, two);
+    }
+
+    private static string Sessions(ScaleRow row) => string.Join(", ", row.SessionsPerSilo.Select(kv => $"{kv.Value} sessions on {kv.Key}"));
+
+    private async Task<ScaleRow> MeasureAsync(IClusterClient client, IManagementGrain management, int silos, int devices, TimeSpan measure, CancellationToken cancellation)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        long judged = 0;
+        bool counting = false;
+        var sessionsPerSilo = new Dictionary<string, int>();
+        var tasks = Enumerable.Range(0, devices).Select(d => Task.Run(() => SimulatedDeviceAsync(client, $"scale{silos}-{d}", n =>
+        {
+            if (Volatile.Read(ref counting)) Interlocked.Add(ref judged, n);
+        }, stop.Token))).ToList();
+        await Task.Delay(TimeSpan.FromSeconds(5), cancellation);           // warm-up: sessions placed, caches filled
+        var clock = Stopwatch.StartNew();
+        Volatile.Write(ref counting, true);
+        await Task.Delay(measure / 2, cancellation);
+        // Sessions each engine holds mid-measurement, as the silos report them for placement.
+        foreach (var (silo, load) in await client.GetGrain<IVerifierLoadBoardGrain>(0).GetLoadsAsync()) sessionsPerSilo[silo] = load.NumSessions;
+        await Task.Delay(measure / 2, cancellation);
+        Volatile.Write(ref counting, false);
+        var seconds = clock.Elapsed.TotalSeconds;
+        stop.Cancel();
+        try { await Task.WhenAll(tasks); } catch (OperationCanceledException) { }
+        return new ScaleRow(silos, devices, Interlocked.Read(ref judged) / seconds, sessionsPerSilo);
+    }
+
+    /// <summary>A device without an SLM: 4 random drafts per span, the next span as soon as the verdict arrives, a new
+    /// session when the answer nears the model's window.</summary>
+    private async Task SimulatedDeviceAsync(IClusterClient client, string deviceId, Action<int> onJudged, CancellationToken stop)
+    {
+        var random = new Random(deviceId.GetHashCode());
+        int answer = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            var id = $"{deviceId}/{answer++}";
+            var verdicts = Channel.CreateUnbounded<Verdict>();
+            var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, id));
+            var handle = await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
+            var session = client.GetGrain<ISessionGrain>(id);
+            int[] prompt = [1, .. Enumerable.Range(0, 24).Select(_ => random.Next(4, vocabSize))];
+            try
+            {
+                var info = await session.OpenAsync(new SessionOptions(OffloadBudget.Full), prompt);
+                int epoch = info.Epoch, start = prompt.Length;
+                long seq = 0;
+                while (!stop.IsCancellationRequested && start < 200)
+                {
+                    int[] drafts = [.. Enumerable.Range(0, 4).Select(_ => random.Next(4, vocabSize))];
+                    var mine = seq++;
+                    var status = await session.VerifyAsync(new VerifyRequest(id, mine, epoch, start, [], drafts, [0.5f, 0.5f, 0.5f, 0.5f]));
+                    if (status != EnqueueStatus.Queued) break;                              // start a new answer
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    timeout.CancelAfter(TimeSpan.FromSeconds(20));
+                    Verdict v;
+                    do v = await verdicts.Reader.ReadAsync(timeout.Token);
+                    while (v.Seq < mine && v.Kind != VerdictKind.Failed);
+                    if (v.Kind == VerdictKind.Verified) onJudged(drafts.Length);
+                    epoch = v.Epoch;
+                    start = v.CommittedLength;
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+            finally
+            {
+                try { await handle.UnsubscribeAsync(); await session.CloseAsync(); } catch (Exception) { }
+            }
+        }
+    }
+
+    private static async Task WaitForHostsAsync(IManagementGrain management, int count, CancellationToken cancellation)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            try { if ((await management.GetHosts(onlyActive: true)).Count >= count) break; }
+            catch (Exception) when (DateTime.UtcNow < deadline) { }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in 3 minutes");
+            await Task.Delay(250, cancellation);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(3), cancellation);   // load reports reach the placement director
+    }
+}
