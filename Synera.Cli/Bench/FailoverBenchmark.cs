@@ -41,7 +41,7 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
         {
             await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
             var management = client.Client.GetGrain<IManagementGrain>(0);
-            await WaitForHostsAsync(management, 3, null, cancellation);
+            await SiloProcess.WaitForActiveSilosAsync(management, 3, null, cancellation);
             var runs = new List<FailoverRun>();
             for (int run = 0; run < prompts.Count; run++)
             {
@@ -89,7 +89,7 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
                     serving.Dispose();
                     verifiers[index] = SiloProcess.Start("verifier", store.ConnectionString, serving.SiloPort, serving.GatewayPort, 1,
                         Path.Combine(logDir, $"verifier-{(char)('a' + index)}.log"));
-                    await WaitForHostsAsync(management, 3, servingAddress, cancellation);
+                    await SiloProcess.WaitForActiveSilosAsync(management, 3, servingAddress, cancellation);
                 }
             }
             return runs;
@@ -112,24 +112,6 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
             await Task.Delay(20);
         }
         return (null, null);
-    }
-
-    /// <summary>Waits until <paramref name="count"/> silos are active and the killed one (<paramref name="dead"/>) is not among them.</summary>
-    private static async Task WaitForHostsAsync(IManagementGrain management, int count, SiloAddress? dead, CancellationToken cancellation)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            try
-            {
-                var hosts = await management.GetHosts(onlyActive: true);
-                if (hosts.Count >= count && (dead is null || !hosts.ContainsKey(dead))) break;
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in 3 minutes");
-            await Task.Delay(250, cancellation);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellation);   // load reports and manifests settle
     }
 
     /// <summary>Length of the longest common subsequence: tokens of both answers that line up.</summary>

@@ -29,11 +29,11 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
         using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"));
         await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
         var management = client.Client.GetGrain<IManagementGrain>(0);
-        await WaitForHostsAsync(management, 2, cancellation);
+        await SiloProcess.WaitForActiveSilosAsync(management, 2, null, cancellation);
         var one = await MeasureAsync(client.Client, management, 1, devices, measure, cancellation);
         report($"1 verifier silo: {one.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(one)})");
         using var second = SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "scale-verifier-b.log"));
-        await WaitForHostsAsync(management, 3, cancellation);
+        await SiloProcess.WaitForActiveSilosAsync(management, 3, null, cancellation);
         var two = await MeasureAsync(client.Client, management, 2, devices, measure, cancellation);
         report($"2 verifier silos: {two.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(two)})");
         return (one, two);
@@ -106,18 +106,5 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
                 try { await handle.UnsubscribeAsync(); await session.CloseAsync(); } catch (Exception) { }
             }
         }
-    }
-
-    private static async Task WaitForHostsAsync(IManagementGrain management, int count, CancellationToken cancellation)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            try { if ((await management.GetHosts(onlyActive: true)).Count >= count) break; }
-            catch (Exception) when (DateTime.UtcNow < deadline) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in 3 minutes");
-            await Task.Delay(250, cancellation);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(3), cancellation);   // load reports reach the placement director
     }
 }

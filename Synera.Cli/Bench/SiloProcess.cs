@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Orleans.Runtime;
 
 namespace Synera.Cli.Bench;
 
@@ -41,6 +42,25 @@ public sealed class SiloProcess : IDisposable
     {
         if (!Process.HasExited) Process.Kill(entireProcessTree: true);
         Process.WaitForExit(10_000);
+    }
+
+    /// <summary>Waits until <paramref name="count"/> silos are active and a killed one (<paramref name="dead"/>) is not among
+    /// them, then a little longer for load reports and grain manifests to reach every silo.</summary>
+    public static async Task WaitForActiveSilosAsync(IManagementGrain management, int count, SiloAddress? dead, CancellationToken cancellation)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            try
+            {
+                var hosts = await management.GetHosts(onlyActive: true);
+                if (hosts.Count >= count && (dead is null || !hosts.ContainsKey(dead))) break;
+            }
+            catch (Exception) when (DateTime.UtcNow < deadline) { }   // the gateway's silo is still joining
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in 3 minutes");
+            await Task.Delay(250, cancellation);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(3), cancellation);
     }
 
     public void Dispose()
