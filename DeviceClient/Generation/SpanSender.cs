@@ -39,7 +39,7 @@ internal sealed class SpanSender : IAsyncDisposable
 
     /// <summary>How long one call to the session grain may take before the device treats it as lost in transit (a call to
     /// a silo that is going away can otherwise hang for Orleans' whole response timeout).</summary>
-    public static TimeSpan CallTimeout { get; } = TimeSpan.FromSeconds(3);
+    public static TimeSpan CallTimeout { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Failures of the transport, not of the request: a resync recovers from them.</summary>
     public static bool IsTransient(Exception e) =>

@@ -82,7 +82,7 @@ public class OffloadPolicyTests
     [Fact]
     public void ControllerMovesTheThresholdOnlyWhenLongRunDemandDriftsFromTheBudget()
     {
-        var calibrated = Shipped.ThresholdFor(ConfidenceMetric.TopProbability, 0.1)!.Value;
+        var calibrated = Shipped.ThresholdFor(ConfidenceMetric.TopProbability, 0.1 * ThresholdController.ClosedLoopCorrection)!.Value;
         var steady = new ThresholdController(Shipped, ConfidenceMetric.TopProbability, 0.1);
         Assert.Equal(calibrated, steady.Threshold, 6);
         // Demand at the budget (10 % below the threshold): the threshold stays where calibration put it.
