@@ -35,6 +35,7 @@ public sealed class VerificationEngine : IDisposable
         this.metrics = metrics ?? new VerifierMetrics();
         this.metrics.ObserveKvBytes(() => runner.KvCache.UsedBytes);
         Load = new LoadController(options.TargetP99Ms);
+        this.metrics.ObserveLoadFactor(() => Load.LoadFactor);
     }
 
     public VerifierModelInfo ModelInfo => runner.Info;
@@ -127,6 +128,7 @@ public sealed class VerificationEngine : IDisposable
             output = scheduler.Schedule(Stopwatch.GetTimestamp(), CostOf, runner.KvCache.MaxSessions);
             foreach (var request in output.Requests)
             {
+                metrics.QueueWait.Record(Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds);   // arrival → scheduled
                 if (!sessions.TryGetValue(request.SessionId, out var session)) continue;
                 if (!IsCurrent(request, session)) { verdicts.Add((session, Stale(request, session))); continue; }
                 work.Add((request, session, BuildInput(request, session)));

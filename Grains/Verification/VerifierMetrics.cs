@@ -36,5 +36,8 @@ public sealed class VerifierMetrics : IDisposable
 
     public void ObserveKvBytes(Func<long> read) => meter.CreateObservableGauge("synera.verifier.kv_cache_bytes", read, "By");
 
+    public void ObserveLoadFactor(Func<double> read) =>
+        meter.CreateObservableGauge("synera.verifier.load_factor", read, description: "multiplier sessions apply to their budgets (1 = no pressure)");
+
     public void Dispose() => meter.Dispose();
 }
