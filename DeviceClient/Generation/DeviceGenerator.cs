@@ -105,7 +105,9 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         await gate.WaitAsync(cancellation);
         try
         {
-            return await RunAsync(PromptIds(prompt), options, onToken ?? (_ => { }), cancellation);
+            var result = await RunAsync(PromptIds(prompt), options, onToken ?? (_ => { }), cancellation);
+            DeviceMetrics.Record(result.Stats);
+            return result;
         }
         finally
         {

@@ -87,3 +87,25 @@ public class DeviceAccountTests(ClusterFixture fixture, Xunit.Abstractions.ITest
         Assert.Equal(EnqueueStatus.Queued, await session.VerifyAsync(new VerifyRequest(id, 201, committed.Epoch, committed.CommittedTokenIds.Length, [], draft, [0.5f])));
     }
 }
+
+/// <summary>The device meter: one answer's counts reach a metrics listener (what OpenTelemetry exports).</summary>
+public class DeviceMetricsTests
+{
+    [Fact]
+    public void AnAnswersStatsAreRecordedOnTheSyneraDeviceMeter()
+    {
+        var seen = new Dictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == DeviceMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag.Key == "mode" && (string?)tag.Value == "oracle") lock (seen) seen[instrument.Name] = seen.GetValueOrDefault(instrument.Name) + value;
+        });
+        listener.Start();
+        DeviceMetrics.Record(new GenerationStats { Mode = GenerationMode.Oracle, NumTokens = 12, NumOffloaded = 2, NumJudged = 12, NumAccepted = 10, BytesUp = 300, BytesDown = 200 });
+        Assert.Equal(12, seen["synera.device.tokens"]);
+        Assert.Equal(2, seen["synera.device.offloaded_tokens"]);
+        Assert.Equal(10, seen["synera.device.accepted_drafts"]);
+        Assert.Equal(500, seen["synera.device.bytes"]);
+    }
+}
