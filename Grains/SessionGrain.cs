@@ -10,9 +10,9 @@ using Synera.Grains.Verification;
 namespace Synera.Grains;
 
 /// <summary>
-/// A device session: validates every request before it can reach the LLM, routes it to the session's
-/// verifier (sticky, so the verifier's KV cache stays warm), keeps the committed tokens and the budget
-/// accounting, and publishes verdicts on the session's stream <c>verdicts/{sessionId}</c>.
+/// One answer session: validates every request before it can reach the LLM, charges its spans to the device's long-run
+/// account (<see cref="DeviceGrain"/>), routes them to the session's verifier (sticky, so the verifier's KV cache stays
+/// warm), keeps the committed tokens, and publishes verdicts on the session's stream <c>verdicts/{sessionId}</c>.
 /// </summary>
 public sealed class SessionGrain(
     [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<SessionState> state,

@@ -183,19 +183,7 @@ internal sealed class GenerationLoop
         int keep = Math.Max(committed, same);
         if (cloudTokens is not null && same < cloudTokens.Length && same < committed)
             throw new InvalidOperationException($"the cloud's committed tokens differ from shown token {same} (bug)");
-        if (keep < tokens.Count)
-        {
-            int drop = tokens.Count - keep, droppedFlags = flagged.Skip(keep - promptLength).Count(f => f);
-            policy.OnDiscarded(drop, droppedFlags);
-            numCharged -= droppedFlags;
-            numOffloaded -= droppedFlags;
-            numWastedOffloads += droppedFlags;
-            tokens.RemoveRange(keep, drop);
-            flagged.RemoveRange(keep - promptLength, drop);
-            verified.RemoveRange(keep - promptLength, drop);
-            draftProbs.RemoveRange(keep - promptLength, drop);
-            runner.Truncate(Math.Min(runner.Length, keep));
-        }
+        DropDraftsFrom(keep);
         for (int pos = promptLength; pos < Math.Min(same, tokens.Count); pos++)
             if (flagged[pos - promptLength]) verified[pos - promptLength] = true;      // sent as drafts, committed by the cloud
         if (cloudTokens is not null)
@@ -374,24 +362,35 @@ internal sealed class GenerationLoop
     /// Drafts after it leave the output and the policy's accounting.</summary>
     private void Rollback(int position, int correction, int newEpoch)
     {
-        int i = position - promptLength, drop = tokens.Count - position - 1;
-        int droppedFlags = flagged.Skip(i + 1).Count(f => f);
-        policy.OnDiscarded(drop, droppedFlags);
-        numCharged -= droppedFlags;                             // voided by the rejection: the cloud refunds them too
-        numOffloaded -= droppedFlags;
-        numWastedOffloads += droppedFlags;
-        tokens.RemoveRange(position, drop + 1);
-        flagged.RemoveRange(i + 1, drop);
-        verified.RemoveRange(i, drop + 1);
-        draftProbs.RemoveRange(i, drop + 1);
-        tokens.Add(correction);
-        verified.Add(true);
-        draftProbs.Add(1f);
+        DropDraftsFrom(position + 1);
+        int i = position - promptLength;
+        tokens[position] = correction;                          // keeps the rejected draft's flag: it was sent for verification
+        verified[i] = true;
+        draftProbs[i] = 1f;
         runner.Truncate(Math.Min(runner.Length, position));
         epoch = newEpoch;
         pending.Clear();                                        // every later span was built on the rejected draft
         cloudEnd = tokens.Count;
         numCorrections++;
+    }
+
+    /// <summary>Drops the uncommitted drafts from <paramref name="position"/> on (never shown, so nothing is withdrawn). Their
+    /// offloads leave the accounting and the account gets them back: the verifier drops spans built on a rejected token
+    /// unrun, and the cloud refunds them too.</summary>
+    private void DropDraftsFrom(int position)
+    {
+        int drop = tokens.Count - position;
+        if (drop <= 0) return;
+        int i = position - promptLength, droppedFlags = flagged.Skip(i).Count(f => f);
+        policy.OnDiscarded(drop, droppedFlags);
+        numCharged -= droppedFlags;
+        numOffloaded -= droppedFlags;
+        numWastedOffloads += droppedFlags;
+        tokens.RemoveRange(position, drop);
+        flagged.RemoveRange(i, drop);
+        verified.RemoveRange(i, drop);
+        draftProbs.RemoveRange(i, drop);
+        runner.Truncate(Math.Min(runner.Length, position));
     }
 
     /// <summary>Moves the commit point over tokens that can no longer change and hands them to the caller.</summary>

@@ -46,9 +46,11 @@ public sealed class SiloProcess : IDisposable
 
     /// <summary>Waits until <paramref name="count"/> silos are active and a killed one (<paramref name="dead"/>) is not among
     /// them, then a little longer for load reports and grain manifests to reach every silo.</summary>
-    public static async Task WaitForActiveSilosAsync(IManagementGrain management, int count, SiloAddress? dead, CancellationToken cancellation)
+    public static async Task WaitForActiveSilosAsync(IManagementGrain management, int count, SiloAddress? dead, CancellationToken cancellation,
+        TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        var limit = timeout ?? TimeSpan.FromMinutes(3);
+        var deadline = DateTime.UtcNow + limit;
         while (true)
         {
             try
@@ -57,7 +59,7 @@ public sealed class SiloProcess : IDisposable
                 if (hosts.Count >= count && (dead is null || !hosts.ContainsKey(dead))) break;
             }
             catch (Exception) when (DateTime.UtcNow < deadline) { }   // the gateway's silo is still joining
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in 3 minutes");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in {limit.TotalSeconds:F0} s");
             await Task.Delay(250, cancellation);
         }
         await Task.Delay(TimeSpan.FromSeconds(3), cancellation);

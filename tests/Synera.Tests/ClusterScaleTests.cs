@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Runtime;
 using Synera.Abstractions;
+using Synera.Cli.Bench;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Hosting;
@@ -66,14 +67,7 @@ public sealed class ClusterScaleTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task<SyneraClientHost> ConnectAsync()
     {
         var client = await SyneraClientHost.ConnectAsync(frontendGateway, clusterId);
-        var management = client.Client.GetGrain<IManagementGrain>(0);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await management.GetHosts(onlyActive: true)).Count < 3)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the three silos did not form a cluster within 60 s");
-            await Task.Delay(200);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(2));   // load reports reach the board; the manifest reaches the frontend
+        await SiloProcess.WaitForActiveSilosAsync(client.Client.GetGrain<IManagementGrain>(0), 3, null, CancellationToken.None, TimeSpan.FromSeconds(60));
         return client;
     }
 
