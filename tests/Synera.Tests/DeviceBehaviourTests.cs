@@ -52,7 +52,8 @@ public class DeviceBehaviourTests(ShippedClusterFixture fixture, ITestOutputHelp
     [Fact]
     public async Task StallFreeDraftingBeatsRoutingAt100MsRtt()
     {
-        var link = new LinkOptions(RttMs: 100, DeviceMsPerToken: 10);   // 16 drafts of lookahead cover one RTT
+        // Paced like a phone (30 ms a token): the pacing, not this machine's load from other tests, sets the drafting speed.
+        var link = new LinkOptions(RttMs: 100, DeviceMsPerToken: 30);
         // The same token selection for both (a fixed threshold): route waits a round trip for every offloaded token,
         // synera only for those the LLM rejects (it loses the drafts made meanwhile). So the gain is the wait on offloads
         // the LLM confirms; a high threshold sends many of those.
