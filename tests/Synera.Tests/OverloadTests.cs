@@ -56,10 +56,10 @@ public class OverloadTests(ITestOutputHelper output)
             Link = new LinkOptions(RttMs: 10, DeviceMsPerToken: 8),
         };
 
-        var (uncontrolled, uncontrolledP99, _) = await RunPhase(cluster, engine, devices: Crowd, TimeSpan.FromSeconds(12), options with { LoadAware = false });
-        var (crowd, crowdP99, crowdFactor) = await RunPhase(cluster, engine, devices: Crowd, TimeSpan.FromSeconds(12), options);
-        var (_, _, recoveringFactor) = await RunPhase(cluster, engine, devices: 2, TimeSpan.FromSeconds(6), options);
-        var (few, fewP99, fewFactor) = await RunPhase(cluster, engine, devices: 2, TimeSpan.FromSeconds(8), options);
+        var (uncontrolled, uncontrolledP99, _) = await RunPhase(cluster, engine, "uncontrolled", devices: Crowd, TimeSpan.FromSeconds(12), options with { LoadAware = false });
+        var (crowd, crowdP99, crowdFactor) = await RunPhase(cluster, engine, "crowd", devices: Crowd, TimeSpan.FromSeconds(12), options);
+        var (_, _, recoveringFactor) = await RunPhase(cluster, engine, "recovering", devices: 2, TimeSpan.FromSeconds(6), options);
+        var (few, fewP99, fewFactor) = await RunPhase(cluster, engine, "few", devices: 2, TimeSpan.FromSeconds(8), options);
 
         string Describe(DeviceRun[] runs) => string.Join(" ", runs.Select(r => $"{r.Ratio:P1}/{r.Generated}"));
         string Series(IEnumerable<double> values, string format) => string.Join(" ", values.Select(v => v.ToString(format)));
@@ -98,8 +98,12 @@ public class OverloadTests(ITestOutputHelper output)
         Assert.True(fewP99.Average() < TargetP99Ms, $"mean window p99 {fewP99.Average():F0} ms with 2 devices exceeds the {TargetP99Ms} ms target");
     }
 
-    /// <summary>Runs <paramref name="devices"/> devices for <paramref name="duration"/>; samples the engine's window p99 and load factor in the second half.</summary>
-    private static async Task<(DeviceRun[] runs, List<double> p99, List<double> factor)> RunPhase(EmbeddedCluster cluster, VerificationEngine engine, int devices, TimeSpan duration, GenerationOptions options)
+    /// <summary>
+    /// Runs <paramref name="devices"/> fresh devices for <paramref name="duration"/>; samples the engine's window p99
+    /// and load factor in the second half. Device ids carry the phase's name: a device's offload account is persisted
+    /// in its grain, so reusing ids would carry credit saved under one phase's shrunk budget into the next.
+    /// </summary>
+    private static async Task<(DeviceRun[] runs, List<double> p99, List<double> factor)> RunPhase(EmbeddedCluster cluster, VerificationEngine engine, string phase, int devices, TimeSpan duration, GenerationOptions options)
     {
         var suite = TaskGenerator.ReadJsonl(TestModels.HeldOut);
         var tokenizer = SyneraTokenizer.Load(Path.Combine(TestModels.ShippedDraft, "tokenizer.json"));
@@ -107,7 +111,7 @@ public class OverloadTests(ITestOutputHelper output)
         var tasks = Enumerable.Range(0, devices).Select(d => Task.Run(async () =>
         {
             using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
-            using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer, $"device{d}");
+            using var generator = new DeviceGenerator(cluster.Client, runner, tokenizer, $"{phase}-device{d}");
             long generated = 0, offloaded = 0;
             var errors = new List<string>();
             int answers = 0;
