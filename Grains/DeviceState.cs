@@ -23,5 +23,5 @@ public sealed record class DeviceState
     [Id(12)] public long GeneratedUnderCap { get; set; }
     [Id(13)] public long ChargedUnderCap { get; set; }
 
-    public const int MaxHistory = 1024;
+    public const int MaxHistory = 2048;   // the device's threshold controller remembers this many committed tokens
 }

@@ -9,10 +9,10 @@ namespace Synera.Abstractions.Messages;
 /// <param name="NumGenerated">Tokens the device has committed, over its whole life (the budget's denominator).</param>
 /// <param name="NumOffloaded">Tokens it flagged and sent for verification (spans refused or voided by a rejection excluded).</param>
 /// <param name="Credit">Offloads the account allows now (budget accrued per committed token, minus offloads, capped).</param>
-/// <param name="TargetRatio">The offload ratio the slow threshold controller looks the calibrated threshold up at.</param>
-/// <param name="Demand">Long-run fraction of drafted tokens below the threshold (the controller's moving average).</param>
+/// <param name="TargetRatio">The offload ratio the slow threshold controller last steered to.</param>
+/// <param name="Demand">Long-run fraction of committed tokens below the threshold.</param>
 /// <param name="Threshold">The confidence threshold in use.</param>
-/// <param name="RecentConfidences">The device's most recent confidences, oldest first.</param>
+/// <param name="RecentConfidences">The scores of the device's most recent committed tokens, oldest first (the threshold controller's history).</param>
 /// <param name="NumCharged">Verification spans the cloud has charged to this device (its own count, which it enforces).</param>
 [GenerateSerializer, Immutable]
 public sealed record DeviceAccount(

@@ -5,11 +5,11 @@ namespace Synera.Abstractions.Messages;
 /// <param name="NumOffloaded">Offloads since the last report, net of refused spans (can be negative when a refusal
 /// arrives for a span reported before).</param>
 /// <param name="BytesSent">Uplink bytes since the last report.</param>
-/// <param name="Confidences">Confidence of each token drafted since the last report.</param>
+/// <param name="Confidences">Score of each token committed since the last report (its draft's confidence / importance).</param>
 /// <param name="Threshold">The device's current threshold.</param>
 /// <param name="Credit">The device's account credit now.</param>
-/// <param name="TargetRatio">The controller's target ratio now.</param>
-/// <param name="Demand">The controller's long-run demand now.</param>
+/// <param name="TargetRatio">The offload ratio the controller steers to now (the budget after load scaling).</param>
+/// <param name="Demand">The controller's long-run demand: the fraction of its remembered tokens below the threshold.</param>
 [GenerateSerializer, Immutable]
 public sealed record ProgressReport(
     [property: Id(0)] int NumGenerated,

@@ -419,8 +419,8 @@ internal sealed class GenerationLoop
     public ProgressReport TakeProgressReport()
     {
         var p = policy as OffloadPolicy;
-        var report = new ProgressReport(committedSinceReport, (int)(numCharged - chargedAtLastReport), 0, [.. recentConfidences], policy.Threshold,
-            p?.Account.Credit ?? 0, p?.Controller.TargetRatio ?? 0, p?.Controller.Demand ?? 0);
+        var report = new ProgressReport(committedSinceReport, (int)(numCharged - chargedAtLastReport), 0, p?.TakeCommittedScores() ?? [.. recentConfidences],
+            policy.Threshold, p?.Account.Credit ?? 0, p?.Controller.Budget ?? 0, p?.Controller.Demand ?? 0);
         committedSinceReport = 0;
         chargedAtLastReport = numCharged;
         recentConfidences.Clear();

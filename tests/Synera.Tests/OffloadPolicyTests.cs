@@ -72,11 +72,12 @@ public class OffloadPolicyTests
     public void ExhaustedBudgetKeepsTheSlmsTokensAndRecoversAsTokensAreCommitted()
     {
         var policy = new OffloadPolicy(ConfidenceMetric.TopProbability, 0.1, Shipped);
-        int first = Enumerable.Range(0, 30).Count(_ => Step(policy, 0.2f));
+        // Very uncertain tokens (below the urgent threshold, so the reserve does not hold them back).
+        int first = Enumerable.Range(0, 30).Count(_ => Step(policy, 0.05f));
         // A fresh device has its initial allowance plus what 30 tokens earned (3), no more.
         Assert.InRange(first, (int)DeviceAccount.InitialAllowance, (int)DeviceAccount.InitialAllowance + 3);
         for (int i = 0; i < 100; i++) Step(policy, 0.999f);
-        Assert.True(Step(policy, 0.2f), "100 committed tokens earned 10 offloads");
+        Assert.True(Step(policy, 0.05f), "100 committed tokens earned 10 offloads");
     }
 
     [Fact]
@@ -85,17 +86,50 @@ public class OffloadPolicyTests
         var calibrated = Shipped.ThresholdFor(ConfidenceMetric.TopProbability, 0.1 * ThresholdController.ClosedLoopCorrection)!.Value;
         var steady = new ThresholdController(Shipped, ConfidenceMetric.TopProbability, 0.1);
         Assert.Equal(calibrated, steady.Threshold, 6);
-        // Demand at the budget (10 % below the threshold): the threshold stays where calibration put it.
-        for (int i = 0; i < 5000; i++) steady.Count(steady.Observe(i % 10 == 0 ? 0.05f : 0.999f));
+        // Demand at the budget (10 % of committed tokens below the threshold): the threshold stays where calibration put it.
+        for (int i = 0; i < 5000; i++) steady.Count(i % 10 == 0 ? 0.05f : 0.999f);
         Assert.Equal(calibrated, steady.Threshold, 6);
+        Assert.Equal(0.1, steady.Demand, 2);
 
-        // Demand at 40 %: a short burst moves nothing, a long stretch lowers the threshold, slowly.
+        // Demand at 40 %: a short burst moves nothing, a long stretch lowers the threshold, within the calibrated range.
         var drifting = new ThresholdController(Shipped, ConfidenceMetric.TopProbability, 0.1);
-        for (int i = 0; i < 200; i++) drifting.Count(drifting.Observe(i % 10 < 4 ? 0.05f : 0.999f));
+        for (int i = 0; i < 200; i++) drifting.Count(i % 10 < 4 ? 0.05f : 0.999f);
         Assert.Equal(calibrated, drifting.Threshold, 6);
-        for (int i = 0; i < 4000; i++) drifting.Count(drifting.Observe(i % 10 < 4 ? 0.05f : 0.999f));
+        for (int i = 0; i < 4000; i++) drifting.Count(i % 10 < 4 ? 0.05f : 0.999f);
         Assert.True(drifting.Threshold < calibrated, $"threshold {drifting.Threshold} did not come down from {calibrated}");
-        Assert.True(drifting.TargetRatio >= 0.1 / 4, "the target ratio stays within a factor of 4 of the budget");
+        Assert.True(drifting.Threshold >= Shipped.ThresholdFor(ConfidenceMetric.TopProbability, 0.1 / 4)!.Value - 1e-9,
+            "the threshold stays at or above the calibrated one for a quarter of the budget");
+    }
+
+    [Fact]
+    public void ControllerSettlesOnTheBudgetQuantileOfItsOwnHistoryWithoutOvershooting()
+    {
+        // Scores spread evenly over (0, 1): the threshold that puts 9.7 % (budget × aim) of them below is ≈ 0.097. A
+        // fresh controller starts at the calibration's threshold (0.74), far off for this device; it must come to the
+        // quantile and stay, not wind past it.
+        var random = new Random(3);
+        var controller = new ThresholdController(null, ConfidenceMetric.TopProbability, 0.1);
+        var seen = new List<double>();
+        for (int i = 0; i < 6000; i++)
+        {
+            controller.Count(random.NextSingle());
+            if (i >= 1000 && i % 64 == 0) seen.Add(controller.Threshold);
+        }
+        Assert.All(seen, t => Assert.InRange(t, 0.1 * ThresholdController.Aim - 0.02, 0.1 * ThresholdController.Aim + 0.02));
+        Assert.InRange(controller.Demand, 0.1 * (ThresholdController.Aim - ThresholdController.Deadband) - 0.01, 0.1 * (ThresholdController.Aim + ThresholdController.Deadband) + 0.01);
+    }
+
+    [Fact]
+    public void NearlyEmptyAccountSpendsItsLastCreditsOnTheMostUncertainTokens()
+    {
+        var policy = new OffloadPolicy(ConfidenceMetric.TopProbability, 0.1, Shipped);
+        var urgent = policy.Controller.UrgentThreshold;
+        Assert.True(urgent < policy.Threshold, $"urgent threshold {urgent} is not below the threshold {policy.Threshold}");
+        var mild = (float)(urgent + policy.Threshold) / 2;   // uncertain, but not among the most uncertain
+        // Spend the allowance down to just under the reserve on very uncertain tokens.
+        while (policy.Account.Credit >= OffloadPolicy.Reserve) Assert.True(policy.Decide(Distribution(0.05f), 1f).Offload);
+        Assert.False(policy.Decide(Distribution(mild), 1f).Offload, "a mildly uncertain token spent the reserve");
+        Assert.True(policy.Decide(Distribution(0.05f), 1f).Offload, "a very uncertain token was refused while credit remained");
     }
 
     [Fact]
@@ -135,10 +169,12 @@ public class OffloadPolicyTests
     [Fact]
     public void RestoredAccountContinuesRatherThanStartingOver()
     {
-        var restored = new DeviceAccount("d", 0.1, NumGenerated: 5000, NumOffloaded: 500, Credit: 0.5, TargetRatio: 0.12, Demand: 0.1, Threshold: 0.7, [], 500);
+        var history = Enumerable.Range(0, 2000).Select(i => i % 10 == 0 ? 0.05f : 0.999f).ToArray();
+        var restored = new DeviceAccount("d", 0.1, NumGenerated: 5000, NumOffloaded: 500, Credit: 0.5, TargetRatio: 0.1, Demand: 0.1, Threshold: 0.7, history, 500);
         var policy = new OffloadPolicy(ConfidenceMetric.TopProbability, 0.1, Shipped, restored);
         Assert.Equal(5000, policy.Account.NumGenerated);
-        Assert.Equal(0.12, policy.Controller.TargetRatio, 6);
+        Assert.Equal(0.7, policy.Threshold, 6);                          // the threshold it had, not the calibration's
+        Assert.Equal(history, policy.Controller.RecentScores());         // and the history it is computed from
         Assert.False(policy.Decide(Distribution(0.05f), 1f).Offload);   // half a credit: no fresh allowance after a restart
     }
 }
