@@ -4,6 +4,7 @@ using Orleans.Runtime;
 using Orleans.Streams;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
+using Synera.Abstractions.Sampling;
 using Synera.Grains.Options;
 using Synera.Grains.Verification;
 
@@ -39,7 +40,7 @@ public sealed class SessionGrain(
         if (promptTokenIds is null || promptTokenIds.Length == 0) throw new SyneraRequestException("the prompt must hold at least one token");
         if (options.Budget.TokenFraction is < 0 or > 1 || double.IsNaN(options.Budget.TokenFraction))
             throw new SyneraRequestException($"budget fraction {options.Budget.TokenFraction} is outside [0, 1]");
-        if (options.Temperature < 0 || float.IsNaN(options.Temperature)) throw new SyneraRequestException($"temperature {options.Temperature} must be ≥ 0");
+        if (options.Sampling.Problem() is { } sampling) throw new SyneraRequestException(sampling);
         if (options.Tier is null || verifierOptions.Value.WeightOf(options.Tier) is null)
             throw new SyneraRequestException($"tier '{options.Tier}' is not one of this deployment's: {string.Join(", ", verifierOptions.Value.TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}");
         var s = state.State;
@@ -169,7 +170,7 @@ public sealed class SessionGrain(
     private SessionSetup Setup(int startPosition)
     {
         var s = state.State;
-        return new SessionSetup([.. s.CommittedTokenIds.Take(startPosition)], s.Epoch, s.Options.Temperature, s.Options.Seed, s.Options.LatencyTargetMs);
+        return new SessionSetup([.. s.CommittedTokenIds.Take(startPosition)], s.Epoch, s.Options.Sampling, s.Options.LatencyTargetMs);
     }
 
     /// <summary>Every check that protects the verifier and the committed state; throws before anything changes.</summary>
@@ -179,7 +180,9 @@ public sealed class SessionGrain(
         if (!s.IsOpen || s.Model is null) throw new SyneraRequestException($"unknown session '{SessionId}': open it before sending verify requests");
         if (r.SessionId != SessionId) throw new SyneraRequestException($"request names session '{r.SessionId}' but was sent to '{SessionId}'");
         if (r.Seq <= s.LastSeq) throw new SyneraRequestException($"sequence number {r.Seq} is out of order (last was {s.LastSeq})");
-        if (r.DraftProbs.Length != r.DraftTokenIds.Length)
+        // Only the q(x) rule reads draft probabilities; greedy and coupled verification need none on the wire.
+        bool needsProbs = !s.Options.Sampling.IsGreedy && s.Options.Rule == SamplingRule.DraftProbability;
+        if (needsProbs ? r.DraftProbs.Length != r.DraftTokenIds.Length : r.DraftProbs.Length != 0 && r.DraftProbs.Length != r.DraftTokenIds.Length)
             throw new SyneraRequestException($"{r.DraftTokenIds.Length} drafted tokens but {r.DraftProbs.Length} draft probabilities");
         if (r.MaxNewTokens < 0) throw new SyneraRequestException($"MaxNewTokens {r.MaxNewTokens} is negative");
         if (r.MaxNewTokens > 0 && r.DraftTokenIds.Length > 0) throw new SyneraRequestException("a generation request carries no drafts");

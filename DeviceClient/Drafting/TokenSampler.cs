@@ -1,17 +1,25 @@
+using Synera.Abstractions.Sampling;
+
 namespace Synera.DeviceClient.Drafting;
 
-/// <summary>Turns logits into probabilities and picks the draft token: greedy, or seeded temperature/top-p sampling.</summary>
-public sealed class TokenSampler(float temperature, float topP, int seed)
+/// <summary>
+/// Turns logits into probabilities and picks the draft token: greedy, or sampled with the session's shared noise
+/// (<see cref="CoupledSampler"/>: temperature, top-k and top-p, Gumbel noise keyed by the session seed and the position),
+/// so that the cloud can draw the same position with the same noise and keep its own draw.
+/// </summary>
+public sealed class TokenSampler(SamplingSettings settings)
 {
-    private readonly Random random = new(seed);
     private float[] probabilities = [];
-    private int[] order = [];
+    private float[] logits = [];
+
+    public SamplingSettings Settings { get; } = settings;
 
     /// <summary>Softmax of <paramref name="logits"/> at the sampling temperature (1 when greedy), into a reused buffer.</summary>
     public ReadOnlySpan<float> Probabilities(ReadOnlySpan<float> logits)
     {
-        if (probabilities.Length != logits.Length) { probabilities = new float[logits.Length]; order = new int[logits.Length]; }
-        var t = temperature > 0 ? temperature : 1f;
+        if (probabilities.Length != logits.Length) { probabilities = new float[logits.Length]; this.logits = new float[logits.Length]; }
+        logits.CopyTo(this.logits);
+        var t = Settings.Temperature > 0 ? Settings.Temperature : 1f;
         float max = float.NegativeInfinity;
         foreach (var x in logits) max = Math.Max(max, x);
         double sum = 0;
@@ -20,28 +28,8 @@ public sealed class TokenSampler(float temperature, float topP, int seed)
         return probabilities;
     }
 
-    /// <summary>Picks a token from the distribution last computed by <see cref="Probabilities"/>.</summary>
-    public int Pick()
-    {
-        if (temperature <= 0) return ArgMax(probabilities);
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        Array.Sort(order, (a, b) => probabilities[b].CompareTo(probabilities[a]));
-        double mass = 0;
-        int cut = 0;
-        while (cut < order.Length && mass < topP) mass += probabilities[order[cut++]];
-        var r = random.NextDouble() * mass;
-        for (int i = 0; i < cut; i++)
-        {
-            r -= probabilities[order[i]];
-            if (r <= 0) return order[i];
-        }
-        return order[cut - 1];
-    }
+    /// <summary>Picks the token at absolute <paramref name="position"/> from the logits last given to <see cref="Probabilities"/>.</summary>
+    public int Pick(long position) => Settings.IsGreedy ? ArgMax(probabilities) : CoupledSampler.Sample(logits, Settings, position);
 
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    public static int ArgMax(ReadOnlySpan<float> values) => CoupledSampler.ArgMax(values);
 }

@@ -130,7 +130,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
             // spec and the oracle verify every token by design: their sessions run at budget 1.
             var budget = options.Mode is GenerationMode.Spec or GenerationMode.Oracle || options.FixedThreshold is not null ? OffloadBudget.Full : new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
-            var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier), promptIds);
+            var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier, options.TopP, options.TopK, options.SamplingRule), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)

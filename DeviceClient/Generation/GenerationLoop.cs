@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
+using Synera.Abstractions.Sampling;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Offloading;
 using Synera.Tokenizer;
@@ -63,7 +64,7 @@ internal sealed class GenerationLoop
         maxTotal = Math.Min(promptLength + options.MaxNewTokens, Math.Min(maxSequenceLength, runner.MaxLength) - 1);
         this.policy = policy;
         importance = new ImportanceScorer(options.UseImportance);
-        sampler = new TokenSampler(options.Temperature, options.TopP, options.Seed);
+        sampler = new TokenSampler(options.Sampling);
     }
 
     public IOffloadPolicy Policy => policy;
@@ -215,7 +216,7 @@ internal sealed class GenerationLoop
         if (runner.Length < tokens.Count)   // after a rollback the correction is not in the cache yet
             runner.Forward(CollectionsMarshal.AsSpan(tokens)[runner.Length..]).CopyTo(nextLogits);
         var probabilities = sampler.Probabilities(nextLogits);
-        int token = sampler.Pick();
+        int token = sampler.Pick(tokens.Count);
         var text = tokenizer.TokenText(token);
         var decision = policy.Decide(probabilities, importance.Score(text, tokens.Count - promptLength, lastUncertain));
         bool offload = decision.Offload && !cloudLost;
@@ -275,12 +276,15 @@ internal sealed class GenerationLoop
         Queue(cloudEnd, draftStart, end);
     }
 
+    /// <summary>Only the q(x) rule reads draft probabilities: greedy and coupled verification send none.</summary>
+    private bool SendsDraftProbabilities => !sampler.Settings.IsGreedy && sampler.Settings.Rule == SamplingRule.DraftProbability;
+
     private void Queue(int start, int draftStart, int end)
     {
         var request = new VerifyRequest(sessionId, seq++, epoch, start,
             tokens.GetRange(start, draftStart - start).ToArray(),
             tokens.GetRange(draftStart, end - draftStart).ToArray(),
-            draftProbs.GetRange(draftStart - promptLength, end - draftStart).ToArray(),
+            SendsDraftProbabilities ? draftProbs.GetRange(draftStart - promptLength, end - draftStart).ToArray() : [],
             SentAtUnixMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         pending.Add(new PendingSpan(request.Seq, start, draftStart, end));
         cloudEnd = end;

@@ -1,4 +1,5 @@
 using Synera.Abstractions.Messages;
+using Synera.Abstractions.Sampling;
 using Synera.DeviceClient.Link;
 using Synera.DeviceClient.Offloading;
 
@@ -27,7 +28,13 @@ public sealed record GenerationOptions
     /// <summary>0 for greedy; &gt; 0 samples the draft and verifies with speculative sampling.</summary>
     public float Temperature { get; init; }
     public float TopP { get; init; } = 1f;
+    /// <summary>Keep only the K most likely tokens when sampling (0: off).</summary>
+    public int TopK { get; init; }
+    /// <summary>The sampling seed: with the position, it fixes the noise device and cloud draw each token with.</summary>
     public int Seed { get; init; }
+    /// <summary>How the cloud verifies sampled drafts (see <see cref="SamplingRule"/>); coupled is exact.</summary>
+    public SamplingRule SamplingRule { get; init; } = SamplingRule.Coupled;
+    public SamplingSettings Sampling => new(Temperature, TopP, TopK, Seed, SamplingRule);
     public double LatencyTargetMs { get; init; } = 500;
     /// <summary>The device's fair-share tier at the verifier (a tier of the deployment's <c>TierWeights</c>).</summary>
     public string Tier { get; init; } = SessionOptions.DefaultTier;

@@ -1,3 +1,5 @@
+using Synera.Abstractions.Sampling;
+
 namespace Synera.Grains.Verification;
 
 /// <summary>The outcome of judging one span of drafts against the LLM's distributions.</summary>
@@ -7,35 +9,41 @@ namespace Synera.Grains.Verification;
 public readonly record struct Judgement(int NumAccepted, int CorrectionTokenId, int NextTokenId);
 
 /// <summary>
-/// Decides which drafts stand. Greedy (temperature 0): a draft stands iff it is the LLM's argmax, so the
-/// result reproduces greedy LLM decoding exactly. Sampled: the speculative-sampling rule — accept draft x
-/// with probability min(1, p(x)/q(x)); on rejection sample from the residual max(0, p − q), normalised.
-/// The device sends only q(x) for the drafted token (no full distributions), so the residual treats q as
-/// zero elsewhere, i.e. p with x removed. That is exact when q(x) = 1 (AcceptanceRuleTests); for a device that
-/// samples (q(x) &lt; 1) it is an approximation that leans towards the drafter, the price of not sending q.
+/// Decides which drafts stand. Greedy (temperature 0): a draft stands iff it is the LLM's argmax, so the result
+/// reproduces greedy LLM decoding exactly. Sampled, with the default <see cref="SamplingRule.Coupled"/> rule: the cloud
+/// draws each position's token from the LLM (after top-k/top-p) with the noise the device drew its draft with
+/// (<see cref="CoupledSampler"/>); a draft stands iff it equals that draw, and otherwise the draw is the correction. Every
+/// committed token is therefore an exact LLM sample, whatever the drafter did, and the device sends no probabilities.
+/// The older <see cref="SamplingRule.DraftProbability"/> rule (speculative sampling with only q(x) on the wire) is kept
+/// to measure against: it accepts with min(1, p(x)/q(x)) and resamples p with x removed, which is exact only when q(x) = 1.
 /// </summary>
 public static class AcceptanceRule
 {
     /// <param name="rows">Logits rows: row i predicts draft i; row drafts.Length predicts the token after the span.</param>
-    public static Judgement Judge(RunnerOutput rows, ReadOnlySpan<int> drafts, ReadOnlySpan<float> draftProbs, float temperature, Random random)
+    /// <param name="firstPosition">Absolute position of draft 0 in the session's sequence (keys the coupled noise).</param>
+    public static Judgement Judge(RunnerOutput rows, ReadOnlySpan<int> drafts, ReadOnlySpan<float> draftProbs, SamplingSettings sampling,
+        long firstPosition, Random random)
     {
+        bool coupled = !sampling.IsGreedy && sampling.Rule == SamplingRule.Coupled;
         for (int i = 0; i < drafts.Length; i++)
         {
             var row = rows.Row(i);
-            if (temperature <= 0)
+            if (sampling.IsGreedy || coupled)
             {
-                int best = ArgMax(row);
-                if (best != drafts[i]) return new Judgement(i, best, -1);
+                int draw = CoupledSampler.Sample(row, sampling, firstPosition + i);   // greedy: the argmax
+                if (draw != drafts[i]) return new Judgement(i, draw, -1);
                 continue;
             }
-            var p = Softmax(row, temperature);
+            var p = CoupledSampler.Distribution(row, sampling);
             var q = Math.Max(draftProbs[i], 1e-12f);
             if (random.NextDouble() < Math.Min(1.0, p[drafts[i]] / q)) continue;
             p[drafts[i]] = 0;   // residual max(0, p − q) with q concentrated on the drafted token
             return new Judgement(i, Sample(p, random), -1);
         }
         var last = rows.Row(drafts.Length);
-        return new Judgement(drafts.Length, -1, temperature <= 0 ? ArgMax(last) : Sample(Softmax(last, temperature), random));
+        long next = firstPosition + drafts.Length;
+        return new Judgement(drafts.Length, -1, sampling.IsGreedy || coupled ? CoupledSampler.Sample(last, sampling, next)
+            : Sample(CoupledSampler.Distribution(last, sampling), random));
     }
 
     public static int ArgMax(ReadOnlySpan<float> row)
@@ -43,16 +51,6 @@ public static class AcceptanceRule
         int best = 0;
         for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
         return best;
-    }
-
-    private static double[] Softmax(ReadOnlySpan<float> row, float temperature)
-    {
-        var max = row[ArgMax(row)];
-        var p = new double[row.Length];
-        double sum = 0;
-        for (int i = 0; i < row.Length; i++) sum += p[i] = Math.Exp((row[i] - max) / temperature);
-        for (int i = 0; i < row.Length; i++) p[i] /= sum;
-        return p;
     }
 
     private static int Sample(double[] weights, Random random)

@@ -1,16 +1,19 @@
+using Synera.Abstractions.Sampling;
+
 namespace Synera.Grains.Verification;
 
 /// <summary>
 /// What the engine knows of one session: the committed tokens (its source of truth for KV rebuilds), the
 /// epoch (rejections so far) and the sampling state. Touched only on the engine thread, under its lock.
 /// </summary>
-public sealed class EngineSession(string sessionId, IEnumerable<int> history, int epoch, float temperature, int seed, double latencyTargetMs)
+public sealed class EngineSession(string sessionId, IEnumerable<int> history, int epoch, SamplingSettings sampling, double latencyTargetMs)
 {
     public string SessionId { get; } = sessionId;
     public List<int> Tokens { get; } = [.. history];
     public int Epoch { get; set; } = epoch;
-    public float Temperature { get; } = temperature;
-    public Random Random { get; } = new(seed);
+    public SamplingSettings Sampling { get; } = sampling;
+    /// <summary>Randomness of the q(x) rule (<see cref="SamplingRule.DraftProbability"/>); coupled sampling needs none.</summary>
+    public Random Random { get; } = new(sampling.Seed);
     public double LatencyTargetMs { get; } = latencyTargetMs;
 
     /// <summary>When the last span was accepted whole: the LLM's logits for the position after the committed

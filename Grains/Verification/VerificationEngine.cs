@@ -56,7 +56,7 @@ public sealed class VerificationEngine : IDisposable
             if (setup is not null)
             {
                 scheduler.RemoveSession(request.SessionId);
-                sessions[request.SessionId] = new EngineSession(request.SessionId, setup.History, setup.Epoch, setup.Temperature, setup.Seed, setup.LatencyTargetMs)
+                sessions[request.SessionId] = new EngineSession(request.SessionId, setup.History, setup.Epoch, setup.Sampling, setup.LatencyTargetMs)
                 {
                     NeedsKvReset = true,
                 };
@@ -257,7 +257,9 @@ public sealed class VerificationEngine : IDisposable
         if (session.KeptRow is { } kept) rows = rows.WithFirstRow(kept);
         session.KeptRow = null;
         session.NextLogits = null;
-        var judgement = AcceptanceRule.Judge(rows, r.DraftTokenIds, r.DraftProbs, session.Temperature, session.Random);
+        // Row 0 predicts the first draft, at this absolute position (the coupled noise is keyed by it).
+        long firstDraftPosition = r.StartPosition + r.ContextTokenIds.Length;
+        var judgement = AcceptanceRule.Judge(rows, r.DraftTokenIds, r.DraftProbs, session.Sampling, firstDraftPosition, session.Random);
         session.Tokens.AddRange(r.ContextTokenIds);
         session.Tokens.AddRange(r.DraftTokenIds.AsSpan(0, judgement.NumAccepted));
         metrics.DraftedTokens.Add(r.DraftTokenIds.Length);

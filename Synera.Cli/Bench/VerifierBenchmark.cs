@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Synera.Abstractions.Messages;
+using Synera.Abstractions.Sampling;
 using Synera.Grains.Options;
 using Synera.Grains.Verification;
 using Synera.Models;
@@ -68,7 +69,7 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
                 ? Enumerable.Range(0, spanTokens).Select(_ => random.Next(4, tokenizer.VocabSize)).ToArray()
                 : continuations[s % prompts.Count].AsSpan(start, spanTokens).ToArray();
             var request = new VerifyRequest(id, seq++, epoch, start, [], span, span.Select(_ => 0.5f).ToArray());
-            var status = engine.Enqueue(request, fresh ? new SessionSetup(prompt, 0, 0, 0, 1000) : null);
+            var status = engine.Enqueue(request, fresh ? new SessionSetup(prompt, 0, SamplingSettings.Greedy, 1000) : null);
             if (status != EnqueueStatus.Queued) throw new InvalidOperationException($"benchmark request refused: {status}");
         }
         for (int s = 0; s < sessions; s++) Submit(s, true);

@@ -1,3 +1,4 @@
+using Synera.Abstractions.Sampling;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Offloading;
 using Synera.Models;
@@ -35,7 +36,7 @@ public sealed class PairCalibrator(OnnxDraftRunner draft, Transformer target, Sy
         var confidences = metrics.Keys.ToDictionary(m => m, _ => new List<float>());
         var agrees = new List<bool>();
         var evaluator = new SuiteEvaluator(target, tokenizer, targetName);
-        var sampler = new TokenSampler(0, 1, 0);
+        var sampler = new TokenSampler(SamplingSettings.Greedy);
         for (int e = 0; e < examples.Count; e++)
         {
             var prompt = tokenizer.EncodeChatPrompt(examples[e].Prompt);

@@ -1,4 +1,5 @@
 using Synera.Abstractions.Messages;
+using Synera.Abstractions.Sampling;
 using Synera.Grains.Options;
 using Synera.Grains.Verification;
 using Synera.Models;
@@ -234,7 +235,7 @@ public class BatchingTests
         var next = new VerifyRequest("s", 1, v.Epoch, v.CommittedLength, [], draft, [0.9f, 0.9f, 0.9f]);
         Assert.Equal(EnqueueStatus.NeedsHistory, h.Engine.Enqueue(next, null));
         var committed = h.Verdicts.Count;
-        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(next, new SessionSetup(CommittedHistory(prompt, v, draft), v.Epoch, 0f, 0, 500)));
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(next, new SessionSetup(CommittedHistory(prompt, v, draft), v.Epoch, SamplingSettings.Greedy, 500)));
         h.RunUntilIdle();
         Assert.Equal(committed + 1, h.Verdicts.Count);
         Assert.Equal(VerdictKind.Verified, h.Verdicts[^1].Kind);

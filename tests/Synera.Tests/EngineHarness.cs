@@ -1,3 +1,4 @@
+using Synera.Abstractions.Sampling;
 using Microsoft.Extensions.Logging.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.Grains.Options;
@@ -36,7 +37,7 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
         Assert.True(Engine.DeliveriesCompleted().Wait(TimeSpan.FromSeconds(30)), "verdict deliveries did not complete");
     }
 
-    public static SessionSetup Setup(int[] history) => new(history, 0, 0f, 0, 500);
+    public static SessionSetup Setup(int[] history) => new(history, 0, SamplingSettings.Greedy, 500);
 
     public void Dispose() => Engine.Dispose();
 }
