@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
 using Microsoft.Extensions.Logging;
+using Synera.Abstractions.Sampling;
 using Synera.Cli.Bench;
 using Synera.Grains.Verification;
 using Synera.DeviceClient.Drafting;
@@ -79,6 +80,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Modes(output));
         bench.Subcommands.Add(Failover(output));
         bench.Subcommands.Add(Scale(output));
+        bench.Subcommands.Add(Sampling(output));
         return bench;
     }
 
@@ -185,6 +187,92 @@ public static class BenchCommand
                 slm_fallbacks = results.Count(r => r.SlmFallback),
                 date = DateTime.UtcNow.ToString("u"),
                 details = results,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary><c>synera bench sampling</c>: is sampled synera distributed as the LLM alone? Writes sampling.json.</summary>
+    private static Command Sampling(Option<string> output)
+    {
+        var samples = new Option<int>("--samples") { Description = "answers per configuration", DefaultValueFactory = _ => 3000 };
+        var prompt = new Option<string>("--prompt") { Description = "the fixed prompt", DefaultValueFactory = _ => "Tell me about Leo's green owl." };
+        var tokens = new Option<int>("--tokens") { Description = "opening tokens compared", DefaultValueFactory = _ => 3 };
+        var workers = new Option<int>("--workers") { Description = "devices drawing in parallel", DefaultValueFactory = _ => 4 };
+        var answers = new Option<int>("--answers") { Description = "held-out prompts for the acceptance and bytes comparison", DefaultValueFactory = _ => 60 };
+        var command = new Command("sampling", "Temperature-1 samples through llm, spec and synera (coupled, and the q(x) rule): chi-square against llm; acceptance and uplink bytes")
+        {
+            output, samples, prompt, tokens, workers, answers,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            int n = parse.GetValue(samples), k = parse.GetValue(tokens);
+            if (n < 10 || k < 1 || parse.GetValue(workers) < 1) throw new ArgumentException("--samples must be at least 10, --tokens and --workers at least 1");
+            var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
+            await using var cluster = await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation);
+            var benchmark = new SamplingBenchmark(cluster.Client, Path.Combine(RepoPaths.DraftModel, "model.onnx"), tokenizer, parse.GetValue(workers));
+            var sampled = new GenerationOptions { Temperature = 1f, LoadAware = false };
+            var configs = new (string name, GenerationOptions options)[]
+            {
+                ("llm", sampled with { Mode = GenerationMode.Llm }),
+                ("spec", sampled with { Mode = GenerationMode.Spec }),
+                ("synera@1", sampled with { Mode = GenerationMode.Synera, Budget = 1 }),
+                ("synera@0.2", sampled with { Mode = GenerationMode.Synera, Budget = 0.2 }),
+                ("spec/q-rule", sampled with { Mode = GenerationMode.Spec, SamplingRule = SamplingRule.DraftProbability }),
+                ("synera@1/q-rule", sampled with { Mode = GenerationMode.Synera, Budget = 1, SamplingRule = SamplingRule.DraftProbability }),
+            };
+            AnsiConsole.MarkupLine($"prompt '{Markup.Escape(parse.GetValue(prompt)!)}', {n} samples per row at temperature 1, first {k} tokens compared, seeds disjoint across rows");
+            var rows = new List<SamplingRow>();
+            for (int c = 0; c < configs.Length; c++)
+            {
+                var (name, options) = configs[c];
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var row = await benchmark.RunAsync(name, options, parse.GetValue(prompt)!, c * n, n, k, new Progress<int>(d =>
+                {
+                    if (d % 250 == 0) Console.Error.Write($"\r  {name}: {d}/{n} ({clock.Elapsed.TotalSeconds:F0} s)   ");
+                }));
+                Console.Error.Write("\r" + new string(' ', 60) + "\r");
+                rows.Add(row);
+                AnsiConsole.MarkupLine($"{name,-16} {row.Openings.Count,5} distinct openings  accept {row.AcceptanceRate,6:P1}  ({clock.Elapsed.TotalSeconds:F0} s)");
+            }
+            var llm = rows[0].Openings;
+            var tests = rows.Skip(1).ToDictionary(r => r.Name, r => SamplingBenchmark.Homogeneity(r.Openings, llm));
+            var distance = rows.Skip(1).ToDictionary(r => r.Name, r => SamplingBenchmark.Distance(r.Openings, llm));
+            // Acceptance and uplink bytes per token, side by side, over whole held-out answers in spec mode.
+            var prompts = TaskGenerator.ReadJsonl(RepoPaths.HeldOutSuite).Take(parse.GetValue(answers)).Select(e => e.Prompt).ToList();
+            var efficiency = new Dictionary<string, object>();
+            foreach (var (name, options) in new (string, GenerationOptions)[]
+            {
+                ("greedy", new GenerationOptions { Mode = GenerationMode.Spec, LoadAware = false }),
+                ("coupled", sampled with { Mode = GenerationMode.Spec }),
+                ("q-rule", sampled with { Mode = GenerationMode.Spec, SamplingRule = SamplingRule.DraftProbability }),
+            })
+            {
+                var (acceptance, bytesUp, generated) = await benchmark.EfficiencyAsync(options, prompts);
+                efficiency[name] = new { acceptance_rate = acceptance, uplink_bytes_per_token = bytesUp, tokens = generated };
+                AnsiConsole.MarkupLine($"spec, {name,-8} accept {acceptance,6:P1}  uplink {bytesUp,6:F1} B/token  ({generated} tokens)");
+            }
+            var table = new Table().AddColumns("row", "vs llm: chi2", "df", "p-value", "distance (TV)", "acceptance");
+            foreach (var r in rows.Skip(1))
+                table.AddRow(r.Name, $"{tests[r.Name].chi2:F1}", $"{tests[r.Name].df}", $"{tests[r.Name].p:G3}", $"{distance[r.Name]:F3}", $"{r.AcceptanceRate:P1}");
+            AnsiConsole.Write(table);
+            var dir = parse.GetValue(output)!;
+            Directory.CreateDirectory(dir);
+            var path = Path.Combine(dir, "sampling.json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new
+            {
+                samples = n, prompt = parse.GetValue(prompt), opening_tokens = k, temperature = 1,
+                // synera below budget 1 keeps SLM tokens by design: its distance is reported, not tested.
+                p_value = tests.Where(t => t.Key != "synera@0.2").ToDictionary(t => t.Key, t => t.Value.p),
+                chi2 = tests.ToDictionary(t => t.Key, t => new { t.Value.chi2, t.Value.df }),
+                distance,
+                acceptance = rows.ToDictionary(r => r.Name, r => r.AcceptanceRate),
+                efficiency,
+                top_openings = rows.ToDictionary(r => r.Name, r => r.Openings.OrderByDescending(o => o.Value).Take(8).ToDictionary(o => benchmark.Describe(o.Key), o => o.Value)),
+                date = DateTime.UtcNow.ToString("u"),
+                machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;

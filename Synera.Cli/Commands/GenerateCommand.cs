@@ -27,7 +27,10 @@ public static class GenerateCommand
         var bandwidth = new Option<double>("--bandwidth") { Description = "emulated link bandwidth (bit/s, 0 = unlimited)" };
         var deviceMs = new Option<double>("--device-ms") { Description = "pace the SLM to this many ms per token (phone-like: 30)" };
         var maxTokens = new Option<int>("--max-tokens") { DefaultValueFactory = _ => 96 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy" };
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy; > 0 samples exactly as the LLM would (coupled sampling)" };
+        var topP = new Option<float>("--top-p") { Description = "nucleus sampling: keep the most likely tokens up to this mass", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "keep only the K most likely tokens when sampling (0 = off)" };
+        var seed = new Option<int>("--seed") { Description = "sampling seed (the same seed gives the same sample)" };
         var draft = new Option<string?>("--draft") { Description = "draft model folder (default: models/draft)" };
         var target = new Option<string?>("--target") { Description = "target model folder (default: models/target)" };
         var connect = new Option<int?>("--connect") { Description = "connect to a running cluster's gateway on this local port instead of starting the embedded one" };
@@ -37,10 +40,12 @@ public static class GenerateCommand
         var repeat = new Option<int>("--repeat") { Description = "generate this many times (a device client's steady load)", DefaultValueFactory = _ => 1 };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, draft, target, connect, cluster, deviceId, repeat, maxBytes,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes,
         };
         command.SetAction(async (parse, cancellation) =>
         {
+            if (new Synera.Abstractions.Sampling.SamplingSettings(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK)).Problem() is { } problem)
+                throw new ArgumentException(problem);
             var draftDir = parse.GetValue(draft) ?? RepoPaths.DraftModel;
             var calibration = OffloadCalibration.TryLoadBeside(draftDir);
             var targetDir = parse.GetValue(target) ?? RepoPaths.TargetModel;
@@ -49,7 +54,7 @@ public static class GenerateCommand
                 Mode = parse.GetValue(mode),
                 Budget = parse.GetValue(budget), MaxBytesPerSecond = parse.GetValue(maxBytes),
                 MaxNewTokens = parse.GetValue(maxTokens),
-                Temperature = parse.GetValue(temperature),
+                Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), TopK = parse.GetValue(topK), Seed = parse.GetValue(seed),
                 Link = new LinkOptions(parse.GetValue(rtt), parse.GetValue(bandwidth), parse.GetValue(deviceMs)),
             };
             var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
