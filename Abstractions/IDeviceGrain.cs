@@ -14,15 +14,18 @@ public interface IDeviceGrain : IGrainWithStringKey
 
     /// <summary>Adds a progress report to the account (called by the device's session grain, which relays the device's reports).</summary>
     /// <remarks>Throws <see cref="SyneraRequestException"/> for inconsistent counts; the account is unchanged then.</remarks>
+    [ClusterOnly]
     Task<DeviceAccount> RecordProgressAsync(ProgressReport report, double budget);
 
     /// <summary>
     /// Charges one verification span at <paramref name="budget"/>: false (and nothing charged) when the device has
     /// already offloaded more than <see cref="DeviceAccount.CloudAllowance"/> allows. Called by session grains.
     /// </summary>
+    [ClusterOnly]
     Task<bool> TryChargeAsync(double budget);
 
     /// <summary>Returns the charges of spans that were never verified: not queued (overload), or voided by an earlier
     /// span's rejection (the verifier drops them unrun). The device returns them on its side too.</summary>
+    [ClusterOnly]
     Task RefundAsync(int numSpans);
 }

@@ -28,6 +28,7 @@ public interface ISessionGrain : IGrainWithStringKey
     Task<BudgetAdvice> ReportProgressAsync(ProgressReport report);
 
     /// <summary>Called by the verifier with a verdict; updates the committed tokens and publishes on the stream.</summary>
+    [ClusterOnly]
     Task OnVerdictAsync(Verdict verdict);
 
     /// <summary>The session's current committed state.</summary>

@@ -13,13 +13,16 @@ public interface IVerifierGrain : IGrainWithStringKey
     /// <param name="request">The validated request.</param>
     /// <param name="setup">The session's committed tokens and settings,
     /// sent only when the verifier answered <see cref="EnqueueStatus.NeedsHistory"/> (failover, first contact).</param>
+    [ClusterOnly]
     Task<EnqueueStatus> EnqueueAsync(VerifyRequest request, SessionSetup? setup);
 
     /// <summary>Drops the session's KV cache and queued requests.</summary>
+    [ClusterOnly]
     Task ReleaseSessionAsync(string sessionId);
 
     /// <summary>Whether the engine still holds the session (false after a verifier restart, failover, expiry or release:
     /// its queued spans are gone with it).</summary>
+    [ClusterOnly]
     Task<bool> HoldsSessionAsync(string sessionId);
 
     /// <summary>The engine's current load, for load-aware offload control.</summary>

@@ -41,6 +41,8 @@ public sealed class SessionGrain(
         if (options.Budget.TokenFraction is < 0 or > 1 || double.IsNaN(options.Budget.TokenFraction))
             throw new SyneraRequestException($"budget fraction {options.Budget.TokenFraction} is outside [0, 1]");
         if (options.Sampling.Problem() is { } sampling) throw new SyneraRequestException(sampling);
+        if (!(options.LatencyTargetMs >= SessionOptions.MinLatencyTargetMs && options.LatencyTargetMs <= SessionOptions.MaxLatencyTargetMs))
+            throw new SyneraRequestException($"latency target {options.LatencyTargetMs} ms is outside [{SessionOptions.MinLatencyTargetMs}, {SessionOptions.MaxLatencyTargetMs}] ms");
         if (options.Tier is null || verifierOptions.Value.WeightOf(options.Tier) is null)
             throw new SyneraRequestException($"tier '{options.Tier}' is not one of this deployment's: {string.Join(", ", verifierOptions.Value.TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}");
         var s = state.State;

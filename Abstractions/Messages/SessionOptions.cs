@@ -23,4 +23,7 @@ public sealed record SessionOptions(
     public SamplingSettings Sampling => new(Temperature, TopP, TopK, Seed, Rule);
 
     public const string DefaultTier = "default";
+    /// <summary>The latency targets a session may ask for: the scheduler orders by deadline, so a target below the
+    /// minimum (or NaN) would jump every queue.</summary>
+    public const double MinLatencyTargetMs = 10, MaxLatencyTargetMs = 60_000;
 }

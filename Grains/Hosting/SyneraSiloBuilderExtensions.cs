@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using Synera.Abstractions;
 using Synera.Grains.Options;
 using Synera.Grains.Placement;
+using Synera.Grains.Security;
 using Synera.Grains.Verification;
 using Synera.Models;
 
@@ -36,6 +37,7 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
+        silo.AddIncomingGrainCallFilter<ClusterOnlyCallFilter>();   // the trust boundary: devices may not call internal methods
         if (role == SiloRole.Verifier)
         {
             silo.Services.AddSingleton(CreateEngine);

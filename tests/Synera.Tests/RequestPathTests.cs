@@ -12,6 +12,9 @@ namespace Synera.Tests;
 [Collection(ClusterCollection.Name)]
 public class RequestPathTests(ClusterFixture fixture)
 {
+    /// <summary>The silo's own grain factory: calls from inside the cluster, which internal methods accept.</summary>
+    private IGrainFactory Internal => fixture.Cluster.SiloServices.GetRequiredService<IGrainFactory>();
+
     private static readonly int[] Prompt = [1, .. TestModels.Tokenizer.Encode("user: What is 1+1?\nassistant: ")];
 
     private async Task<(ISessionGrain grain, Channel<Verdict> verdicts, SessionInfo info)> OpenAsync(string id, SessionOptions? options = null)
@@ -57,7 +60,8 @@ public class RequestPathTests(ClusterFixture fixture)
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-resync", 0, info.Epoch, Prompt.Length, [], drafts, [0.6f])));
         Assert.Equal(VerdictKind.Verified, (await NextAsync(verdicts)).Kind);
         var before = await grain.GetSnapshotAsync();
-        await grain.OnVerdictAsync(new Verdict("path-resync", 7, before.Epoch, VerdictKind.Verified, before.CommittedTokenIds.Length, 1, -1, 5,
+        // Verdicts come from inside the cluster (a device may not send them): inject it through the silo's grain factory.
+        await Internal.GetGrain<ISessionGrain>("path-resync").OnVerdictAsync(new Verdict("path-resync", 7, before.Epoch, VerdictKind.Verified, before.CommittedTokenIds.Length, 1, -1, 5,
             before.CommittedTokenIds.Length + 1, 1, null));
         Assert.Equal(7, (await NextAsync(verdicts)).Seq);            // still published: the device decides what it means to it
         var resync = await NextAsync(verdicts);
@@ -84,7 +88,7 @@ public class RequestPathTests(ClusterFixture fixture)
         // when one ends before the verifier forgets the session there is nothing to notice, and the test asks for
         // another (at most 8 tries).
         var (grain, verdicts, info) = await OpenAsync("path-lost", new SessionOptions(OffloadBudget.Full, Temperature: 1f, Seed: 7));
-        var verifier = fixture.Client.GetGrain<IVerifierGrain>(info.VerifierId);
+        var verifier = Internal.GetGrain<IVerifierGrain>(info.VerifierId);   // an internal method: called from inside the cluster
         long seq = 0;
         Verdict? resync = null;
         for (int attempt = 0; attempt < 8 && resync is null; attempt++)
