@@ -2,11 +2,13 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 using Synera.DeviceClient.Generation;
+using Synera.Tokenizer;
 
 namespace Synera.DeviceClient;
 
 /// <summary>
-/// Synera behind Microsoft.Extensions.AI's <see cref="IChatClient"/>: the last user message is the prompt,
+/// Synera behind Microsoft.Extensions.AI's <see cref="IChatClient"/>: the whole conversation (system, user and assistant
+/// turns, through the chat template) is the prompt, and the answer continues its last user turn;
 /// <see cref="ChatOptions.MaxOutputTokens"/>, <see cref="ChatOptions.Temperature"/> and <see cref="ChatOptions.Seed"/>
 /// map to generation options, and <c>AdditionalProperties["synera.mode"]</c> / <c>["synera.budget"]</c> choose the
 /// mode and offload budget. Streaming yields committed tokens only (nothing shown is ever withdrawn).
@@ -17,7 +19,7 @@ public sealed class SyneraChatClient(DeviceGenerator generator, GenerationOption
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var result = await generator.GenerateAsync(Prompt(messages), Options(options), null, cancellationToken);
+        var result = await generator.GenerateAsync(Conversation(messages), Options(options), null, cancellationToken);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
         {
             ModelId = "synera",
@@ -31,7 +33,7 @@ public sealed class SyneraChatClient(DeviceGenerator generator, GenerationOption
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var channel = Channel.CreateUnbounded<ChatResponseUpdate>();
-        var generation = generator.GenerateAsync(Prompt(messages), Options(options),
+        var generation = generator.GenerateAsync(Conversation(messages), Options(options),
             t => channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, t.Text) { ModelId = "synera" }), cancellationToken);
         _ = generation.ContinueWith(t => channel.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
         await foreach (var update in channel.Reader.ReadAllAsync(cancellationToken)) yield return update;
@@ -40,12 +42,14 @@ public sealed class SyneraChatClient(DeviceGenerator generator, GenerationOption
             Contents = [new UsageContent(new UsageDetails { OutputTokenCount = result.Stats.NumTokens })] };
     }
 
-    private static string Prompt(IEnumerable<ChatMessage> messages)
+    /// <summary>The messages as chat turns; <see cref="ChatTemplate.Format(IReadOnlyList{ChatTurn})"/> checks the order.</summary>
+    public static IReadOnlyList<ChatTurn> Conversation(IEnumerable<ChatMessage> messages)
     {
-        var last = messages.LastOrDefault(m => m.Role == ChatRole.User)
-                   ?? throw new ArgumentException("the conversation has no user message", nameof(messages));
-        if (string.IsNullOrWhiteSpace(last.Text)) throw new ArgumentException("the last user message is empty", nameof(messages));
-        return last.Text;
+        var turns = messages.Select((m, i) =>
+            m.Role == ChatRole.System || m.Role == ChatRole.User || m.Role == ChatRole.Assistant ? new ChatTurn(m.Role.Value, m.Text)
+            : throw new ArgumentException($"message {i}: role '{m.Role}' is not supported (system, user, assistant)", nameof(messages))).ToList();
+        ChatTemplate.Format(turns);   // validates: not empty, known roles, ends with a non-empty user turn
+        return turns;
     }
 
     private GenerationOptions Options(ChatOptions? options)

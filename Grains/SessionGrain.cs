@@ -50,6 +50,8 @@ public sealed class SessionGrain(
         s.VerifierId = SessionId;
         var model = await Verifier.GetModelInfoAsync();
         ValidateTokens(promptTokenIds, model, "prompt");
+        if (promptTokenIds.Length > model.MaxSequenceLength - 2)
+            throw new SyneraRequestException($"the prompt is {promptTokenIds.Length} tokens; the model's context window holds {model.MaxSequenceLength}, so at most {model.MaxSequenceLength - 2} can be prompt");
         if (promptTokenIds.Length >= model.MaxSequenceLength)
             throw new SyneraRequestException($"prompt of {promptTokenIds.Length} tokens leaves no room in the model's {model.MaxSequenceLength}-token window");
         if (options.Budget.MaxBytesPerSecond < 0 || double.IsNaN(options.Budget.MaxBytesPerSecond))

@@ -62,6 +62,9 @@ public sealed class SyneraTokenizer
     /// <summary>What the models see before they answer <paramref name="prompt"/>: BOS, then the chat turn.</summary>
     public int[] EncodeChatPrompt(string prompt) => [BosId, .. Encode(ChatTemplate.Format(prompt))];
 
+    /// <summary>BOS + a whole conversation in the chat format, up to the assistant's cue.</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns) => [BosId, .. Encode(ChatTemplate.Format(turns))];
+
     /// <summary>Decodes ids, dropping special tokens.</summary>
     public string Decode(IEnumerable<int> ids) => bpe.Decode(ids.Where(i => !IsSpecial(i)), considerSpecialTokens: false);
 

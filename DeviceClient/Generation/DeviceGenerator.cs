@@ -95,9 +95,24 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     /// <summary>The token ids the models see for a chat prompt: BOS + the formatted user turn.</summary>
     public int[] PromptIds(string prompt) => tokenizer.EncodeChatPrompt(prompt);
 
-    public async Task<GenerationResult> GenerateAsync(string prompt, GenerationOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
+    public Task<GenerationResult> GenerateAsync(string prompt, GenerationOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(prompt);
+        return GenerateAsync(PromptIds(prompt), options, onToken, cancellation);
+    }
+
+    /// <summary>Answers the conversation's last user turn, with every earlier turn (system, user, assistant) as context.</summary>
+    public Task<GenerationResult> GenerateAsync(IReadOnlyList<ChatTurn> conversation, GenerationOptions options, Action<GeneratedToken>? onToken = null,
+        CancellationToken cancellation = default) => GenerateAsync(tokenizer.EncodeChat(conversation), options, onToken, cancellation);
+
+    /// <summary>The longest prompt (in tokens) that leaves room for at least one generated token.</summary>
+    public int MaxPromptTokens => Math.Min(runner.MaxLength, Volatile.Read(ref cloudWindow)) - 2;
+    private int cloudWindow = int.MaxValue;   // the verifier model's window, once a session has told us
+
+    private async Task<GenerationResult> GenerateAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken>? onToken, CancellationToken cancellation)
+    {
+        if (promptIds.Length > MaxPromptTokens)
+            throw new ContextLengthException($"the prompt is {promptIds.Length} tokens; this model's window holds {runner.MaxLength}, so at most {MaxPromptTokens} can be prompt");
         if (options.MaxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxNewTokens must be positive");
         if (options.Budget is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(options), $"budget {options.Budget} is outside [0, 1]");
         if (options.MaxBytesPerSecond < 0 || double.IsNaN(options.MaxBytesPerSecond))
@@ -105,7 +120,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         await gate.WaitAsync(cancellation);
         try
         {
-            var result = await RunAsync(PromptIds(prompt), options, onToken ?? (_ => { }), cancellation);
+            var result = await RunAsync(promptIds, options, onToken ?? (_ => { }), cancellation);
             DeviceMetrics.Record(result.Stats);
             return result;
         }
@@ -132,6 +147,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var budget = options.Mode is GenerationMode.Spec or GenerationMode.Oracle || options.FixedThreshold is not null ? OffloadBudget.Full : new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
             var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier, options.TopP, options.TopK, options.SamplingRule), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
+            Volatile.Write(ref cloudWindow, info.Model.MaxSequenceLength);
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)
                 throw new InvalidOperationException($"the draft model's vocabulary ({runner.VocabSize}) differs from the cloud model's ({info.Model.VocabSize})");
@@ -234,3 +250,6 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         byteLimiter?.Dispose();
     }
 }
+
+/// <summary>The prompt does not fit the model's context window.</summary>
+public sealed class ContextLengthException(string message) : ArgumentException(message);

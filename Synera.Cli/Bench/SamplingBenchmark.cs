@@ -27,7 +27,7 @@ public sealed class SamplingBenchmark(IClusterClient client, string draftModel, 
         await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
         {
             using var runner = new OnnxDraftRunner(draftModel);
-            using var generator = new DeviceGenerator(client, runner, tokenizer, $"sampling-{name}-{w}-{Guid.NewGuid():N}");
+            using var generator = new DeviceGenerator(client, runner, tokenizer, $"sampling-{name.Replace('/', '-').Replace('@', '-')}-{w}-{Guid.NewGuid():N}");
             for (int i = w; i < samples; i += workers)
             {
                 var r = await generator.GenerateAsync(prompt, options with { Seed = firstSeed + i, MaxNewTokens = openingTokens });

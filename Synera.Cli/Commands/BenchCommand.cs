@@ -198,7 +198,7 @@ public static class BenchCommand
     private static Command Sampling(Option<string> output)
     {
         var samples = new Option<int>("--samples") { Description = "answers per configuration", DefaultValueFactory = _ => 3000 };
-        var prompt = new Option<string>("--prompt") { Description = "the fixed prompt", DefaultValueFactory = _ => "Tell me about Leo's green owl." };
+        var prompt = new Option<string>("--prompt") { Description = "the fixed prompt", DefaultValueFactory = _ => "Tell me about Tom's cat." };
         var tokens = new Option<int>("--tokens") { Description = "opening tokens compared", DefaultValueFactory = _ => 3 };
         var workers = new Option<int>("--workers") { Description = "devices drawing in parallel", DefaultValueFactory = _ => 4 };
         var answers = new Option<int>("--answers") { Description = "held-out prompts for the acceptance and bytes comparison", DefaultValueFactory = _ => 60 };

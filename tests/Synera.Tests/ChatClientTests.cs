@@ -26,3 +26,22 @@ public class ChatClientTests(ShippedClusterFixture fixture)
         await Assert.ThrowsAsync<ArgumentException>(() => chat.GetResponseAsync([new ChatMessage(ChatRole.System, "no user turn")]));
     }
 }
+
+/// <summary>The whole conversation reaches the models: system and earlier turns change the prompt.</summary>
+public class ChatTemplateTests
+{
+    [Fact]
+    public void ConversationsFormatEveryTurnAndASinglePromptIsTheTrainingFormat()
+    {
+        Assert.Equal("user: hi\nassistant: ", ChatTemplate.Format("hi"));
+        var turns = new[] { new ChatTurn("system", "Be brief."), new ChatTurn("user", "What is 1+1?"), new ChatTurn("assistant", "2"), new ChatTurn("user", "And 2+2?") };
+        Assert.Equal("system: Be brief.\nuser: What is 1+1?\nassistant: 2\nuser: And 2+2?\nassistant: ", ChatTemplate.Format(turns));
+        var conversation = SyneraChatClient.Conversation([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, "What is 1+1?"),
+            new ChatMessage(ChatRole.Assistant, "2"), new ChatMessage(ChatRole.User, "And 2+2?")]);
+        Assert.Equal(turns, conversation);
+        Assert.Throws<ArgumentException>(() => ChatTemplate.Format([new ChatTurn("user", "a"), new ChatTurn("assistant", "b")]));   // must end with the user
+        Assert.Throws<ArgumentException>(() => ChatTemplate.Format([new ChatTurn("tool", "a")]));
+        Assert.Throws<ArgumentException>(() => ChatTemplate.Format([]));
+        Assert.Throws<ArgumentException>(() => SyneraChatClient.Conversation([new ChatMessage(ChatRole.Tool, "x"), new ChatMessage(ChatRole.User, "y")]));
+    }
+}
