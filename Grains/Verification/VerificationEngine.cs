@@ -323,6 +323,7 @@ public sealed class VerificationEngine : IDisposable
         var latency = Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds;
         metrics.VerifyLatency.Record(latency);
         Load.RecordLatency(latency);
+        Stats.RecordLatency(latency);
     }
 
     /// <summary>One step of cloud-side generation (<c>llm</c> mode): commit the LLM's token and queue the next step.</summary>
@@ -395,6 +396,22 @@ public sealed class EngineStats
     public long AcceptedTokens;
     public long ReprefillTokens;
     public long ExpiredSessions;
+
+    private readonly List<double> latencies = [];
+
+    /// <summary>Verify latencies (arrival to verdict, ms) in order, for benchmarks; the first 1,000,000 are kept.</summary>
+    public void RecordLatency(double ms)
+    {
+        lock (latencies) if (latencies.Count < 1_000_000) latencies.Add(ms);
+    }
+
+    public int NumLatencies { get { lock (latencies) return latencies.Count; } }
+
+    /// <summary>The latencies recorded from index <paramref name="start"/> on.</summary>
+    public double[] LatenciesSince(int start)
+    {
+        lock (latencies) return latencies.Skip(start).ToArray();
+    }
 
     public void RecordStep(double ms, int requests, int tokens)
     {

@@ -81,6 +81,16 @@ public static class BenchCommand
         bench.Subcommands.Add(Failover(output));
         bench.Subcommands.Add(Scale(output));
         bench.Subcommands.Add(Sampling(output));
+        var report = new Command("report", "Re-draw the grid's plots, CSV and summary.md from its results.json in --out") { output };
+        report.SetAction(parse => { GridReport.Rewrite(parse.GetValue(output)!); return 0; });
+        bench.Subcommands.Add(report);
+        // `synera bench` on its own runs the grid (the paper's evaluation side by side).
+        var quick = new Option<bool>("--quick") { Description = "a small grid that finishes in under 5 minutes on 2 cores" };
+        var cluster = new Option<string?>("--cluster") { Description = "a running cluster's gateway at HOST:PORT (cloud cost and capacity need the in-process cluster)" };
+        bench.Options.Add(output);
+        bench.Options.Add(quick);
+        bench.Options.Add(cluster);
+        bench.SetAction((parse, cancellation) => GridCommand.RunAsync(parse.GetValue(output)!, parse.GetValue(quick), parse.GetValue(cluster), cancellation));
         return bench;
     }
 

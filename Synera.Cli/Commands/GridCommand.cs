@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Synera.Cli.Bench;
+using GridRow = Synera.Cli.Bench.GridRow;
+using Synera.DeviceClient.Generation;
+using Synera.DeviceClient.Hosting;
+using Synera.DeviceClient.Offloading;
+using Synera.Models.Data;
+using Synera.Silo.Hosting;
+using Synera.Tokenizer;
+
+namespace Synera.Cli.Commands;
+
+/// <summary>
+/// <c>synera bench [--quick] [--out DIR] [--cluster HOST:PORT]</c>: the grid. Four slices, each row on fresh devices:
+/// quality (one device, every mode and budget, 10 ms RTT), latency (a phone-paced device at 10/50/150 ms RTT), scale
+/// (1–128 concurrent devices, llm against synera) and capacity (devices one verifier sustains at p99 ≤ 100 ms).
+/// </summary>
+public static class GridCommand
+{
+    private const double Bandwidth = 20e6;   // 20 Mbit/s: a phone on a good cellular link
+
+    public static async Task<int> RunAsync(string dir, bool quick, string? cluster, CancellationToken cancellation)
+    {
+        var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
+        var calibration = OffloadCalibration.TryLoadBeside(RepoPaths.DraftModel);
+        var all = ModesBenchmark.Shuffle(TaskGenerator.ReadJsonl(RepoPaths.HeldOutSuite));
+        List<TaskExample> Take(int perTask) => ModesBenchmark.Shuffle(all.GroupBy(e => e.Task).SelectMany(g => g.Take(perTask)));
+        var qualitySet = quick ? Take(2) : all;
+        var latencySet = quick ? Take(1) : Take(10);
+        var scaleSet = quick ? Take(2) : Take(16);
+        var gateway = cluster is null ? ((string, int)?)null : SyneraClientHost.ParseGateway(cluster);
+        await using var external = gateway is var (host, port) ? await SyneraClientHost.ConnectAsync(host, port, cancellation: cancellation) : null;
+        await using var embedded = gateway is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation) : null;
+        var grid = new GridBenchmark(external?.Client ?? embedded!.Client, Path.Combine(RepoPaths.DraftModel, "model.onnx"), tokenizer, calibration, embedded?.SiloServices);
+
+        var configs = new List<(GridConfig config, IReadOnlyList<TaskExample> set)>();
+        GridConfig C(string slice, GenerationMode mode, double budget = 0.1, int devices = 1, double rtt = 10, double deviceMs = 0) =>
+            new(slice, mode, budget, devices, rtt, deviceMs, Bandwidth);
+        // The llm row comes first: every later row's agreement is measured against its answers.
+        foreach (var mode in new[] { GenerationMode.Llm, GenerationMode.Slm, GenerationMode.Spec, GenerationMode.Oracle })
+            configs.Add((C("quality", mode), qualitySet));
+        foreach (var budget in quick ? new[] { 0.1 } : [0.05, 0.1, 0.2])
+        {
+            configs.Add((C("quality", GenerationMode.Route, budget), qualitySet));
+            configs.Add((C("quality", GenerationMode.Synera, budget), qualitySet));
+        }
+        foreach (var rtt in quick ? new[] { 50.0, 150 } : [10.0, 50, 150])
+            foreach (var (mode, budget) in new[] { (GenerationMode.Slm, 0.1), (GenerationMode.Llm, 0.1), (GenerationMode.Spec, 0.1), (GenerationMode.Route, 0.1), (GenerationMode.Synera, 0.1) })
+                if (!(quick && mode is GenerationMode.Llm or GenerationMode.Route))
+                    configs.Add((C("latency", mode, budget, rtt: rtt, deviceMs: 30), latencySet));
+        foreach (var devices in quick ? new[] { 1, 8, 32 } : [1, 8, 32, 128])
+            foreach (var mode in new[] { GenerationMode.Llm, GenerationMode.Synera })
+                configs.Add((C("scale", mode, devices: devices, rtt: 50), scaleSet));
+
+        AnsiConsole.MarkupLine($"grid: {configs.Count} rows ({qualitySet.Count} examples for quality, {latencySet.Count} for latency, {scaleSet.Count} for scale), " +
+            $"{(gateway is null ? "in-process cluster" : $"cluster {cluster}")}, out {Markup.Escape(dir)}");
+        var rows = new List<GridRow>();
+        Dictionary<string, string>? llmAnswers = null;
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        for (int k = 0; k < configs.Count; k++)
+        {
+            var (config, set) = configs[k];
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var label = $"[{k + 1}/{configs.Count}] {config.Slice} {config.Name} x{config.Devices} rtt {config.RttMs} dev {config.DeviceMsPerToken}";
+            int expected = Math.Max(set.Count, config.Devices);
+            var (row, answers) = await grid.RunAsync(config, set, llmAnswers, new Progress<int>(n =>
+            {
+                if (n % 10 == 0 || n == expected) Console.Error.Write($"\r  {label}: {n}/{expected} ({clock.Elapsed.TotalSeconds:F0} s, total {total.Elapsed.TotalMinutes:F1} min)   ");
+            }), cancellation);
+            Console.Error.Write("\r" + new string(' ', 110) + "\r");
+            if (config.Slice == "quality" && config.Mode == GenerationMode.Llm) llmAnswers = answers;
+            rows.Add(row);
+            AnsiConsole.MarkupLine($"{Markup.Escape(label),-48} acc {row.Accuracy,6:P1} agree {row.Agreement,6:P1} offload {row.OffloadRatio,6:P1} TPOT p50 {row.TpotMsP50,6:F1} ms " +
+                $"cloud {row.CloudMsPerToken,6:F3} ms/tok {row.ThroughputTokS,6:F0} tok/s batch {row.MeanBatchSize,4:F1} p99 {row.VerifyP99Ms,5:F0} ms ({clock.Elapsed.TotalSeconds:F0} s)");
+        }
+
+        GridCapacity? capacity = null;
+        if (embedded is not null)
+        {
+            var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
+            int max = quick ? 32 : 256;
+            void Log(string line) => AnsiConsole.MarkupLine(Markup.Escape(line));
+            // Phone-like devices (30 ms/token, 50 ms RTT) against the LLM alone generating for each of them.
+            var phone = new GenerationOptions { LoadAware = false, Link = new DeviceClient.Link.LinkOptions(50, Bandwidth, 30) };
+            var (synera, syneraSteps) = await grid.CapacityAsync(phone with { Mode = GenerationMode.Synera, Budget = 0.1 }, scaleSet, 100, max, duration, Log, cancellation);
+            var (llm, llmSteps) = await grid.CapacityAsync(phone with { Mode = GenerationMode.Llm }, scaleSet, 100, max, duration, Log, cancellation);
+            capacity = new GridCapacity(synera, llm, llm == 0 ? double.NaN : (double)synera / llm, 100,
+                new { synera = syneraSteps.Select(s => new { s.devices, p99_ms = s.p99, tok_s = s.tokS }), llm = llmSteps.Select(s => new { s.devices, p99_ms = s.p99, tok_s = s.tokS }) });
+            AnsiConsole.MarkupLine($"capacity at verify p99 ≤ 100 ms: synera {synera} devices, llm {llm} devices");
+        }
+        var machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, CPU verifier";
+        GridReport.Write(dir, rows, capacity, machine, quick);
+        AnsiConsole.MarkupLine($"wrote results.json, results.csv, {(capacity is null ? "" : "capacity.json, ")}plots and summary.md to {Markup.Escape(dir)} in {total.Elapsed.TotalMinutes:F1} min");
+        return 0;
+    }
+}
