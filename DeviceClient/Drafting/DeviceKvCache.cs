@@ -51,4 +51,16 @@ public sealed class DeviceKvCache
     }
 
     public void Clear() => Length = 0;
+
+    /// <summary>Becomes a copy of <paramref name="other"/>'s first <paramref name="length"/> positions (same shape).</summary>
+    public void CopyFrom(DeviceKvCache other, int length)
+    {
+        if (other.NumLayers != NumLayers || other.NumKvHeads != NumKvHeads || other.HeadDim != HeadDim || other.MaxLength != MaxLength)
+            throw new ArgumentException("caches of different shapes", nameof(other));
+        if (length < 0 || length > other.Length) throw new ArgumentOutOfRangeException(nameof(length));
+        for (int k = 0; k < past.Length; k++)
+            for (int h = 0; h < NumKvHeads; h++)
+                Array.Copy(other.past[k], h * other.Length * HeadDim, past[k], h * length * HeadDim, length * HeadDim);
+        Length = length;
+    }
 }

@@ -17,8 +17,12 @@ public sealed class OnnxDraftRunner : IDisposable
     private readonly float[] logits;
     private readonly string[] inputNames, outputNames;
 
+    private readonly string modelPath;
+    private readonly int threads;
+
     public OnnxDraftRunner(string modelPath, int maxLength = 512, int threads = 1)
     {
+        this.modelPath = modelPath; this.threads = threads;
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"draft model not found: {modelPath}", modelPath);
         var sessionOptions = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         session = new InferenceSession(modelPath, sessionOptions);
@@ -100,6 +104,9 @@ public sealed class OnnxDraftRunner : IDisposable
 
     /// <summary>All logits of the last <see cref="Forward"/> call, row-major (T × vocab).</summary>
     public ReadOnlySpan<float> LastLogits(int numTokens) => logits.AsSpan(0, numTokens * VocabSize);
+
+    /// <summary>A second runner of the same model, with a cache of its own (the device's runner-up branch).</summary>
+    public OnnxDraftRunner CreateSibling() => new(modelPath, MaxLength, threads);
 
     /// <summary>Rolls the cache back to the first <paramref name="length"/> tokens.</summary>
     public void Truncate(int length) => Cache.Truncate(length);

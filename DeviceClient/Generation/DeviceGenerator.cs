@@ -191,7 +191,8 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var reports = new ProgressReporter(session, options.LoadAware ? this : null);
             GenerationLoop? loop = null;
             loop = new GenerationLoop(runner, tokenizer, options with { MaxLookahead = Math.Min(options.MaxLookahead, maxSpan) },
-                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken, await PolicyForAsync(options))
+                promptIds, epoch, maxSpan, maxSequence, sessionId, events.Reader, sender, onToken, await PolicyForAsync(options),
+                options.DraftRunnerUp && options.Mode == GenerationMode.Synera ? branchRunner ??= runner.CreateSibling() : null)
             {
                 ByteLimiter = ByteLimiterFor(options),
                 OnProgress = reports.Reports(options.Mode) ? report => reports.Send(report, loop!.Policy) : null,
@@ -244,8 +245,11 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         return new GenerationResult(tokenizer.Decode(output), output, stats);
     }
 
+    private OnnxDraftRunner? branchRunner;   // the runner-up branch's second SLM runner, made on first use
+
     public void Dispose()
     {
+        branchRunner?.Dispose();
         gate.Dispose();
         byteLimiter?.Dispose();
     }

@@ -53,10 +53,30 @@ internal sealed class GenerationLoop
     private long numWastedOffloads, numRefusedOffloads, numByteCapped, numOverBudget;
     private long numDrafted, numOffloaded, numJudged, numAccepted, numCorrections, numRequests;
 
+    /// <summary>
+    /// The runner-up branch. When a token is flagged, the likeliest correction is the draft's runner-up token, so the
+    /// device also drafts on from it, one token per step alongside the main path (a batch of 2 on the phone's SLM, which
+    /// is memory-bound: about the cost of one). If the cloud rejects the flagged token and corrects it to that runner-up,
+    /// the branch's drafts are already there and the round trip costs no redrafting; otherwise the branch is dropped.
+    /// One branch at a time, greedy synera only.
+    /// </summary>
+    private sealed class Branch(int position, int token, float[] nextLogits)
+    {
+        public int Position { get; } = position;     // the flagged token's position
+        public int Token { get; } = token;           // the runner-up drafted there
+        public List<int> Tokens { get; } = [];       // drafted after it
+        public List<float[]> Probabilities { get; } = [];
+        public float[] NextLogits { get; set; } = nextLogits;
+    }
+    private readonly OnnxDraftRunner? branchRunner;
+    private Branch? branch;
+    private long numBranchSteps, numBranchHits, numBranchTokensAdopted;
+
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
         int maxSpanTokens, int maxSequenceLength, string sessionId, ChannelReader<DeviceEvent> events, SpanSender sender, Action<GeneratedToken> onToken,
-        IOffloadPolicy policy)
+        IOffloadPolicy policy, OnnxDraftRunner? branchRunner = null)
     {
+        this.branchRunner = options.Mode == GenerationMode.Synera && options.Sampling.IsGreedy && options.DraftRunnerUp ? branchRunner : null;
         this.runner = runner; this.tokenizer = tokenizer; this.options = options; this.events = events; this.sender = sender;
         this.sessionId = sessionId; this.onToken = onToken; this.epoch = epoch; this.maxSpanTokens = maxSpanTokens;
         tokens = [.. promptIds];
@@ -141,6 +161,7 @@ internal sealed class GenerationLoop
     private void GiveUpOnCloud()
     {
         cloudLost = true;
+        branch = null;
         foreach (var p in pending) Unflag(p);
         pending.Clear();
         round++;
@@ -216,7 +237,32 @@ internal sealed class GenerationLoop
         if (runner.Length < tokens.Count)   // after a rollback the correction is not in the cache yet
             runner.Forward(CollectionsMarshal.AsSpan(tokens)[runner.Length..]).CopyTo(nextLogits);
         var probabilities = sampler.Probabilities(nextLogits);
-        int token = sampler.Pick(tokens.Count);
+        int position = tokens.Count;
+        int token = sampler.Pick(position);
+        bool offload = AddDraft(token, probabilities);
+        if (offload && branchRunner is not null && branch is null && !DraftingStopped) StartBranch(position, RunnerUp(probabilities, token));
+        else ExtendBranch();
+        // Run the new token now so the next draft's logits are ready (a rollback re-runs from the cache).
+        if (!DraftingStopped)
+        {
+            oneToken[0] = token;
+            runner.Forward(oneToken).CopyTo(nextLogits);
+        }
+
+        bool send = !cloudLost && options.Mode switch
+        {
+            GenerationMode.Spec => tokens.Count - cloudEnd >= options.SpecSpanLength || DraftingStopped,
+            GenerationMode.Synera or GenerationMode.Route or GenerationMode.Oracle => offload,
+            _ => false,
+        };
+        if (send) SendSpan();
+        var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
+        if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
+    }
+
+    /// <summary>Appends a drafted token: the policy's decision, the account, the byte cap; returns whether it is offloaded.</summary>
+    private bool AddDraft(int token, ReadOnlySpan<float> probabilities)
+    {
         var text = tokenizer.TokenText(token);
         var decision = policy.Decide(probabilities, importance.Score(text, tokens.Count - promptLength, lastUncertain));
         bool offload = decision.Offload && !cloudLost;
@@ -235,22 +281,62 @@ internal sealed class GenerationLoop
         draftProbs.Add(probabilities[token]);
         numDrafted++;
         if (offload) { numOffloaded++; numCharged++; }
-        // Run the new token now so the next draft's logits are ready (a rollback re-runs from the cache).
-        if (!DraftingStopped)
-        {
-            oneToken[0] = token;
-            runner.Forward(oneToken).CopyTo(nextLogits);
-        }
+        return offload;
+    }
 
-        bool send = !cloudLost && options.Mode switch
-        {
-            GenerationMode.Spec => tokens.Count - cloudEnd >= options.SpecSpanLength || DraftingStopped,
-            GenerationMode.Synera or GenerationMode.Route or GenerationMode.Oracle => offload,
-            _ => false,
-        };
-        if (send) SendSpan();
-        var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
-        if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
+    private static int RunnerUp(ReadOnlySpan<float> probabilities, int top)
+    {
+        int best = top == 0 ? 1 : 0;
+        for (int i = 0; i < probabilities.Length; i++) if (i != top && probabilities[i] > probabilities[best]) best = i;
+        return best;
+    }
+
+    /// <summary>Opens the runner-up branch at <paramref name="position"/>: the branch's cache is the main cache's prefix.</summary>
+    private void StartBranch(int position, int runnerUp)
+    {
+        branchRunner!.Cache.CopyFrom(runner.Cache, position);   // the main runner has not run the flagged token yet
+        oneToken[0] = runnerUp;
+        branch = new Branch(position, runnerUp, branchRunner.Forward(oneToken).ToArray());
+        numBranchSteps++;
+    }
+
+    /// <summary>One more greedy draft on the branch, in the same step as the main path's (the batch-of-2 step).</summary>
+    private void ExtendBranch()
+    {
+        if (branch is not { } b) return;
+        if (!flagged[b.Position - promptLength] || b.Position >= tokens.Count) { branch = null; return; }   // refused or gone: no verdict will pick it
+        int next = b.Position + 1 + b.Tokens.Count;
+        if (b.Tokens.Count >= options.MaxLookahead || next >= maxTotal || b.Token == tokenizer.EosId || (b.Tokens.Count > 0 && b.Tokens[^1] == tokenizer.EosId)) return;
+        var p = Softmax(b.NextLogits);
+        int token = TokenSampler.ArgMax(p);
+        b.Tokens.Add(token);
+        b.Probabilities.Add(p);
+        oneToken[0] = token;
+        b.NextLogits = branchRunner!.Forward(oneToken).ToArray();
+        numBranchSteps++;
+    }
+
+    /// <summary>The cloud corrected the flagged token to the branch's runner-up: the branch becomes the main path.</summary>
+    private void AdoptBranch(Branch b)
+    {
+        runner.Cache.CopyFrom(branchRunner!.Cache, branchRunner.Length);
+        bool anyFlagged = false;
+        for (int k = 0; k < b.Tokens.Count && !DraftingStopped; k++) anyFlagged |= AddDraft(b.Tokens[k], b.Probabilities[k]);
+        if (runner.Length != tokens.Count) runner.Truncate(Math.Min(runner.Length, tokens.Count));   // stopped early: the cache may run ahead
+        else b.NextLogits.CopyTo(nextLogits);
+        numBranchHits++;
+        numBranchTokensAdopted += b.Tokens.Count;
+        if (anyFlagged && !cloudLost) SendSpan();
+    }
+
+    private static float[] Softmax(float[] logits)
+    {
+        float max = logits.Max();
+        var p = new float[logits.Length];
+        double sum = 0;
+        for (int i = 0; i < p.Length; i++) sum += p[i] = MathF.Exp(logits[i] - max);
+        for (int i = 0; i < p.Length; i++) p[i] = (float)(p[i] / sum);
+        return p;
     }
 
     /// <summary>Upper bound on the wire bytes of the span sent once <paramref name="more"/> tokens are drafted.</summary>
@@ -352,6 +438,7 @@ internal sealed class GenerationLoop
                 numJudged += numDrafts;
                 numAccepted += v.NumAccepted;
                 for (int pos = span.DraftStart; pos < span.DraftStart + v.NumAccepted; pos++) verified[pos - promptLength] = true;
+                if (branch is not null && branch.Position < span.DraftStart + v.NumAccepted) branch = null;   // its token stood
                 if (v.CorrectionTokenId >= 0) Rollback(span.DraftStart + v.NumAccepted, v.CorrectionTokenId, v.Epoch);
                 else pending.Remove(span);
                 break;
@@ -376,6 +463,9 @@ internal sealed class GenerationLoop
         pending.Clear();                                        // every later span was built on the rejected draft
         cloudEnd = tokens.Count;
         numCorrections++;
+        var b = branch;
+        branch = null;
+        if (b is not null && b.Position == position && b.Token == correction) AdoptBranch(b);
     }
 
     /// <summary>Drops the uncommitted drafts from <paramref name="position"/> on (never shown, so nothing is withdrawn). Their
@@ -385,6 +475,7 @@ internal sealed class GenerationLoop
     {
         int drop = tokens.Count - position;
         if (drop <= 0) return;
+        if (branch is not null && position <= branch.Position) branch = null;
         int i = position - promptLength, droppedFlags = flagged.Skip(i).Count(f => f);
         policy.OnDiscarded(drop, droppedFlags);
         numCharged -= droppedFlags;
@@ -438,6 +529,9 @@ internal sealed class GenerationLoop
         NumTokens = committed - promptLength - (finished && committed > promptLength && tokens[committed - 1] == tokenizer.EosId ? 1 : 0),
         NumGenerated = committed - promptLength,
         NumDrafted = numDrafted,
+        NumRunnerUpSteps = numBranchSteps,
+        NumRunnerUpHits = numBranchHits,
+        NumRunnerUpTokensAdopted = numBranchTokensAdopted,
         // The oracle is judged on every token; what it offloads is where the draft and the LLM disagree.
         NumOffloaded = options.Mode == GenerationMode.Oracle ? numCorrections : numOffloaded,
         NumWastedOffloads = options.Mode == GenerationMode.Oracle ? 0 : numWastedOffloads,

@@ -23,6 +23,9 @@ public sealed record GenerationOptions
     public bool LoadAware { get; init; } = true;
     /// <summary>Drafts per span in <c>spec</c> mode.</summary>
     public int SpecSpanLength { get; init; } = 4;
+    /// <summary>When a token is flagged, also draft on from the draft's runner-up token (greedy <c>synera</c>): a correction
+    /// to it finds its continuation ready (see GenerationLoop's Branch). Costs a second forward per step while a branch is open.</summary>
+    public bool DraftRunnerUp { get; init; } = true;
     /// <summary>How far drafting may run ahead of the committed text (<c>synera</c>).</summary>
     public int MaxLookahead { get; init; } = 12;
     /// <summary>0 for greedy; &gt; 0 samples the draft and verifies with speculative sampling.</summary>

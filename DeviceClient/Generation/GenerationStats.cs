@@ -8,6 +8,9 @@ public sealed record GenerationStats
     public int NumTokens { get; init; }               // committed output tokens (the end-of-sequence token excluded)
     public int NumGenerated { get; init; }            // committed tokens including the end-of-sequence token (the budget's denominator)
     public long NumDrafted { get; init; }             // device forward steps that proposed a token
+    public long NumRunnerUpSteps { get; init; }       // forward steps spent on runner-up branches (each in a main step's batch of 2)
+    public long NumRunnerUpHits { get; init; }        // corrections that were the flagged token's runner-up: the branch became the main path
+    public long NumRunnerUpTokensAdopted { get; init; } // branch drafts that were ready when their correction arrived
     public long NumOffloaded { get; init; }           // output tokens the policy flagged for verification
     public long NumWastedOffloads { get; init; }      // flagged drafts later dropped by a rollback (sent, not in the output)
     public long NumRefusedOffloads { get; init; }     // flagged drafts the cloud refused (back-pressure, failover): kept as SLM output

@@ -12,7 +12,8 @@ namespace Synera.Cli.Bench;
 public sealed record ModeResult(
     string Name, string Mode, double Budget, int Examples, double Accuracy, Dictionary<string, double> PerTask,
     double OffloadRatio, double AcceptanceRate, double BytesPerToken, double TtftMsP50, double TpotMsP50, double TpotMsP99,
-    double CloudComputeMsPerToken, double CloudTokensPerToken, long Tokens, double? Threshold = null, long OverBudget = 0, long Wasted = 0);
+    double CloudComputeMsPerToken, double CloudTokensPerToken, long Tokens, double? Threshold = null, long OverBudget = 0, long Wasted = 0,
+    long Corrections = 0, long RunnerUpHits = 0);
 
 /// <summary>
 /// Runs a task suite through one generation mode on a live cluster and scores it: exact-match accuracy,
@@ -38,7 +39,7 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
         var correct = new Dictionary<string, (int ok, int all)>();
         var ttft = new List<double>();
         var tpot = new List<double>();
-        long tokens = 0, generated = 0, offloaded = 0, judged = 0, accepted = 0, bytes = 0, overBudget = 0, wasted = 0;
+        long tokens = 0, generated = 0, offloaded = 0, judged = 0, accepted = 0, bytes = 0, overBudget = 0, wasted = 0, corrections = 0, hits = 0;
         for (int i = 0; i < suite.Count; i++)
         {
             var ex = suite[i];
@@ -47,6 +48,7 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             var (c, n) = correct.GetValueOrDefault(ex.Task);
             correct[ex.Task] = (c + (ok ? 1 : 0), n + 1);
             var s = result.Stats;
+            corrections += s.NumCorrections; hits += s.NumRunnerUpHits;
             tokens += s.NumTokens; generated += s.NumGenerated; offloaded += s.NumOffloaded; overBudget += s.NumOverBudget; wasted += s.NumWastedOffloads;
             judged += s.NumJudged; accepted += s.NumAccepted; bytes += s.BytesUp + s.BytesDown;
             ttft.Add(s.TimeToFirstTokenMs);
@@ -59,7 +61,7 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             generated == 0 ? 0 : (double)offloaded / generated, judged == 0 ? 1 : (double)accepted / judged,
             tokens == 0 ? 0 : (double)bytes / tokens, Percentile(ttft, 0.5), Percentile(tpot, 0.5), Percentile(tpot, 0.99),
             tokens == 0 ? 0 : (engine.Stats.ComputeMs - computeBefore) / tokens,
-            tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold, overBudget, wasted);
+            tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold, overBudget, wasted, corrections, hits);
     }
 
     public static double Percentile(List<double> values, double q)

@@ -141,7 +141,8 @@ public static class BenchCommand
                 Console.Error.Write("\r" + new string(' ', 60) + "\r");
                 results.Add(r);
                 AnsiConsole.MarkupLine($"{name,-18} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
-                    $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok  ({clock.Elapsed.TotalSeconds:F0} s)");
+                    $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok  " +
+                    $"corrections {r.Corrections} (runner-up ready {r.RunnerUpHits})  ({clock.Elapsed.TotalSeconds:F0} s)");
             }
             double? slm = results.Find(r => r.Name == "slm")?.Accuracy, llm = results.Find(r => r.Name == "llm")?.Accuracy;
             double? Gap(ModeResult r) => slm is null || llm is null || llm == slm ? null : (r.Accuracy - slm) / (llm - slm);
@@ -160,7 +161,7 @@ public static class BenchCommand
                 results = results.Select(r => new
                 {
                     r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
-                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold, r.OverBudget, r.Wasted,
+                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold, r.OverBudget, r.Wasted, r.Corrections, r.RunnerUpHits,
                     gap_recovered = Gap(r),
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));

@@ -46,6 +46,19 @@ public class GenerationTests(ShippedClusterFixture fixture)
             Assert.True(synera.Stats.NumOffloaded >= synera.Stats.NumTokens, "at budget 100% every committed token was offloaded");
     }
 
+    /// <summary>
+    /// The runner-up branch must not change what is written: with it (the default) and without it, synera writes the same
+    /// tokens at a partial budget, and on these prompts some corrections find the runner-up's continuation ready.
+    /// </summary>
+    [Fact]
+    public async Task RunnerUpBranchChangesLatencyNotTheAnswer()
+    {
+        var with = await AssertSameOutput(Greedy(GenerationMode.Synera, 0.2) with { DraftRunnerUp = false }, Greedy(GenerationMode.Synera, 0.2));
+        Assert.True(with.Sum(r => r.Stats.NumRunnerUpSteps) > 0, "no branch was opened");
+        var full = await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Synera, 1.0));
+        Assert.True(full.Sum(r => r.Stats.NumRunnerUpHits) > 0, "no correction was the runner-up (the adoption path never ran)");
+    }
+
     [Fact]
     public async Task SyneraAtZeroBudgetEqualsSlm()
     {
