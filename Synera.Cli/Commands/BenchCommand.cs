@@ -89,8 +89,11 @@ public static class BenchCommand
         var cluster = new Option<string?>("--cluster") { Description = "a running cluster's gateway at HOST:PORT (cloud cost and capacity need the in-process cluster)" };
         bench.Options.Add(output);
         bench.Options.Add(quick);
+        var slices = new Option<string>("--slices") { Description = "which slices to run, comma-separated: quality, latency, scale, capacity", DefaultValueFactory = _ => "quality,latency,scale,capacity" };
         bench.Options.Add(cluster);
-        bench.SetAction((parse, cancellation) => GridCommand.RunAsync(parse.GetValue(output)!, parse.GetValue(quick), parse.GetValue(cluster), cancellation));
+        bench.Options.Add(slices);
+        bench.SetAction((parse, cancellation) => GridCommand.RunAsync(parse.GetValue(output)!, parse.GetValue(quick), parse.GetValue(cluster),
+            parse.GetValue(slices)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(), cancellation));
         return bench;
     }
 
@@ -136,9 +139,9 @@ public static class BenchCommand
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var r = await benchmark.RunAsync(name, options, examples, new Progress<int>(n =>
                 {
-                    if (n % 50 == 0) Console.Error.Write($"\r  {name}: {n}/{examples.Count} ({clock.Elapsed.TotalSeconds:F0} s)   ");
+                    if (n % 50 == 0) LiveProgress.Show($"  {name}: {n}/{examples.Count} ({clock.Elapsed.TotalSeconds:F0} s)");
                 }));
-                Console.Error.Write("\r" + new string(' ', 60) + "\r");
+                LiveProgress.Clear();
                 results.Add(r);
                 AnsiConsole.MarkupLine($"{name,-18} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
                     $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok  " +
@@ -242,9 +245,9 @@ public static class BenchCommand
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var row = await benchmark.RunAsync(name, options, parse.GetValue(prompt)!, c * n, n, k, new Progress<int>(d =>
                 {
-                    if (d % 250 == 0) Console.Error.Write($"\r  {name}: {d}/{n} ({clock.Elapsed.TotalSeconds:F0} s)   ");
+                    if (d % 250 == 0) LiveProgress.Show($"  {name}: {d}/{n} ({clock.Elapsed.TotalSeconds:F0} s)");
                 }));
-                Console.Error.Write("\r" + new string(' ', 60) + "\r");
+                LiveProgress.Clear();
                 rows.Add(row);
                 AnsiConsole.MarkupLine($"{name,-16} {row.Openings.Count,5} distinct openings  accept {row.AcceptanceRate,6:P1}  ({clock.Elapsed.TotalSeconds:F0} s)");
             }

@@ -20,8 +20,12 @@ public static class GridCommand
 {
     private const double Bandwidth = 20e6;   // 20 Mbit/s: a phone on a good cellular link
 
-    public static async Task<int> RunAsync(string dir, bool quick, string? cluster, CancellationToken cancellation)
+    public static readonly string[] Slices = ["quality", "latency", "scale", "capacity"];
+
+    public static async Task<int> RunAsync(string dir, bool quick, string? cluster, IReadOnlySet<string> slices, CancellationToken cancellation)
     {
+        if (slices.Count == 0 || slices.Except(Slices).Any())
+            throw new ArgumentException($"--slices takes {string.Join(", ", Slices)}");
         var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
         var calibration = OffloadCalibration.TryLoadBeside(RepoPaths.DraftModel);
         var all = ModesBenchmark.Shuffle(TaskGenerator.ReadJsonl(RepoPaths.HeldOutSuite));
@@ -53,6 +57,7 @@ public static class GridCommand
             foreach (var mode in new[] { GenerationMode.Llm, GenerationMode.Synera })
                 configs.Add((C("scale", mode, devices: devices, rtt: 50), scaleSet));
 
+        configs = configs.Where(c => slices.Contains(c.config.Slice)).ToList();
         AnsiConsole.MarkupLine($"grid: {configs.Count} rows ({qualitySet.Count} examples for quality, {latencySet.Count} for latency, {scaleSet.Count} for scale), " +
             $"{(gateway is null ? "in-process cluster" : $"cluster {cluster}")}, out {Markup.Escape(dir)}");
         var rows = new List<GridRow>();
@@ -66,9 +71,9 @@ public static class GridCommand
             int expected = Math.Max(set.Count, config.Devices);
             var (row, answers) = await grid.RunAsync(config, set, llmAnswers, new Progress<int>(n =>
             {
-                if (n % 10 == 0 || n == expected) Console.Error.Write($"\r  {label}: {n}/{expected} ({clock.Elapsed.TotalSeconds:F0} s, total {total.Elapsed.TotalMinutes:F1} min)   ");
+                if (n % 10 == 0 || n == expected) LiveProgress.Show($"  {label}: {n}/{expected} ({clock.Elapsed.TotalSeconds:F0} s, total {total.Elapsed.TotalMinutes:F1} min)");
             }), cancellation);
-            Console.Error.Write("\r" + new string(' ', 110) + "\r");
+            LiveProgress.Clear();
             if (config.Slice == "quality" && config.Mode == GenerationMode.Llm) llmAnswers = answers;
             rows.Add(row);
             AnsiConsole.MarkupLine($"{Markup.Escape(label),-48} acc {row.Accuracy,6:P1} agree {row.Agreement,6:P1} offload {row.OffloadRatio,6:P1} TPOT p50 {row.TpotMsP50,6:F1} ms " +
@@ -76,7 +81,7 @@ public static class GridCommand
         }
 
         GridCapacity? capacity = null;
-        if (embedded is not null)
+        if (embedded is not null && slices.Contains("capacity"))
         {
             var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
             int max = quick ? 32 : 256;

@@ -16,11 +16,17 @@ namespace Synera.Cli.Serve;
 /// An OpenAI-compatible HTTP surface for one device: <c>GET /v1/models</c> and <c>POST /v1/chat/completions</c>
 /// (non-streaming, or server-sent events ending in <c>[DONE]</c>). The device's SLM drafts locally and the cluster
 /// verifies, exactly as <c>synera generate</c> does; the response's <c>synera</c> object says what was offloaded.
-/// Requests queue on the device (one SLM), in arrival order. Errors use OpenAI's error object.
+/// Requests queue on the device (one SLM), in arrival order, at most <see cref="MaxQueued"/> deep; past that they are
+/// refused with 429. Errors use OpenAI's error object.
 /// </summary>
-public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions defaults, string modelId = OpenAiServer.DefaultModelId)
+public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions defaults, string modelId = OpenAiServer.DefaultModelId, int maxQueued = OpenAiServer.DefaultMaxQueued)
 {
     public const string DefaultModelId = "synera";
+    public const int DefaultMaxQueued = 8;
+    private int inFlight;
+
+    /// <summary>Requests admitted (answering or waiting for the device's SLM) beyond which new ones get 429.</summary>
+    public int MaxQueued => maxQueued;
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>Builds the web app on <paramref name="url"/> (e.g. <c>http://127.0.0.1:8080</c>); the caller runs it.</summary>
@@ -64,6 +70,19 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
         catch (ContextLengthException e) { await Error(http, 400, e.Message, "invalid_request_error", "messages", "context_length_exceeded"); return; }
         catch (ArgumentException e) { await Error(http, 400, e.Message, "invalid_request_error", "messages", null); return; }
 
+        if (Interlocked.Increment(ref inFlight) > maxQueued + 1)
+        {
+            Interlocked.Decrement(ref inFlight);
+            http.Response.Headers.RetryAfter = "1";
+            await Error(http, 429, $"this device is answering 1 request and has {maxQueued} waiting; retry shortly", "rate_limit_error", null, "rate_limit_exceeded");
+            return;
+        }
+        try { await Answer(http, request, promptIds); }
+        finally { Interlocked.Decrement(ref inFlight); }
+    }
+
+    private async Task Answer(HttpContext http, ChatRequest request, int[] promptIds)
+    {
         var id = $"chatcmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var stop = new StopMatcher(request.Stop);

@@ -16,7 +16,7 @@ public class OpenAiServerTests(ShippedClusterFixture fixture)
 {
     private static readonly SyneraTokenizer Tokenizer = SyneraTokenizer.Load(Path.Combine(TestModels.ShippedDraft, "tokenizer.json"));
 
-    private async Task Serve(Func<HttpClient, Task> test)
+    private async Task Serve(Func<HttpClient, Task> test, GenerationOptions? defaults = null, int maxQueued = OpenAiServer.DefaultMaxQueued)
     {
         using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
         using var generator = new DeviceGenerator(fixture.Client, runner, Tokenizer);
@@ -24,7 +24,7 @@ public class OpenAiServerTests(ShippedClusterFixture fixture)
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        await using var app = new OpenAiServer(generator, new GenerationOptions { LoadAware = false, MaxNewTokens = 40 }).Build($"http://127.0.0.1:{port}");
+        await using var app = new OpenAiServer(generator, defaults ?? new GenerationOptions { LoadAware = false, MaxNewTokens = 40 }, maxQueued: maxQueued).Build($"http://127.0.0.1:{port}");
         await app.StartAsync();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
         await test(http);
@@ -105,6 +105,24 @@ public class OpenAiServerTests(ShippedClusterFixture fixture)
             await Expect(Json(new { model = "synera", temperature = 5, messages = new[] { new { role = "user", content = "hi" } } }), HttpStatusCode.BadRequest, null, "temperature");
             await Expect(Json(new { model = "synera", messages = new[] { new { role = "tool", content = "hi" } } }), HttpStatusCode.BadRequest, null, "messages[0].role");
         });
+    }
+
+    [Fact]
+    public async Task RequestsBeyondTheQueueBoundGet429()
+    {
+        // One request answering, none may wait: a phone-paced SLM (30 ms/token) keeps the first busy for a second or more.
+        var slow = new GenerationOptions { Mode = GenerationMode.Slm, LoadAware = false, MaxNewTokens = 60, Link = new DeviceClient.Link.LinkOptions(0, 0, 30) };
+        await Serve(async http =>
+        {
+            var body = new { model = "synera", messages = new[] { new { role = "user", content = "Tell me about Leo's green owl." } } };
+            var first = http.PostAsJsonAsync("/v1/chat/completions", body);
+            await Task.Delay(300);
+            var second = await http.PostAsJsonAsync("/v1/chat/completions", body);
+            Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+            Assert.Equal("rate_limit_exceeded", (await second.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["code"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/chat/completions", body)).StatusCode);   // free again
+        }, slow, maxQueued: 0);
     }
 
     [Fact]
