@@ -28,4 +28,12 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// span's rejection (the verifier drops them unrun). The device returns them on its side too.</summary>
     [ClusterOnly]
     Task RefundAsync(int numSpans);
+
+    /// <summary>Counts a session as open for this device; false when the device already holds its quota of open sessions.</summary>
+    [ClusterOnly]
+    Task<bool> TryOpenSessionAsync(string sessionId);
+
+    /// <summary>The session closed: it no longer counts against the device's quota.</summary>
+    [ClusterOnly]
+    Task CloseSessionAsync(string sessionId);
 }

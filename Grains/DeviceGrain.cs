@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Synera.Abstractions;
+using Microsoft.Extensions.Options;
 using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
 
 namespace Synera.Grains;
 
@@ -12,9 +14,34 @@ namespace Synera.Grains;
 /// </summary>
 public sealed class DeviceGrain(
     [PersistentState("device", SyneraNames.SessionStorage)] IPersistentState<DeviceState> state,
+    IOptions<VerifierOptions> options,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     private string DeviceId => this.GetPrimaryKeyString();
+
+    // Open sessions and when each was last opened. Kept in memory: after a reactivation the count starts again, and a
+    // session that is never closed stops counting after the idle timeout (the engine forgets it then too).
+    private readonly Dictionary<string, DateTime> openSessions = [];
+
+    Task<bool> IDeviceGrain.TryOpenSessionAsync(string sessionId)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var stale in openSessions.Where(kv => now - kv.Value > options.Value.SessionIdleTimeout).Select(kv => kv.Key).ToList())
+            openSessions.Remove(stale);
+        if (!openSessions.ContainsKey(sessionId) && openSessions.Count >= options.Value.MaxSessionsPerDevice)
+        {
+            logger.LogWarning("Device {Device} refused a session: {Open} already open (quota {Quota})", DeviceId, openSessions.Count, options.Value.MaxSessionsPerDevice);
+            return Task.FromResult(false);
+        }
+        openSessions[sessionId] = now;
+        return Task.FromResult(true);
+    }
+
+    Task IDeviceGrain.CloseSessionAsync(string sessionId)
+    {
+        openSessions.Remove(sessionId);
+        return Task.CompletedTask;
+    }
 
     Task<DeviceAccount?> IDeviceGrain.GetAccountAsync() => Task.FromResult(state.State.Exists ? Snapshot() : null);
 

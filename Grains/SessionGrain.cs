@@ -56,6 +56,9 @@ public sealed class SessionGrain(
             throw new SyneraRequestException($"prompt of {promptTokenIds.Length} tokens leaves no room in the model's {model.MaxSequenceLength}-token window");
         if (options.Budget.MaxBytesPerSecond < 0 || double.IsNaN(options.Budget.MaxBytesPerSecond))
             throw new SyneraRequestException($"byte budget {options.Budget.MaxBytesPerSecond} B/s must be ≥ 0 (0 = none)");
+        // Every check passed: count the session against the device's quota before anything changes.
+        if (!await Device.TryOpenSessionAsync(SessionId))
+            throw new SyneraRequestException($"device '{DeviceId}' already has {verifierOptions.Value.MaxSessionsPerDevice} sessions open (its quota): close one first");
         if (s.IsOpen) await Verifier.ReleaseSessionAsync(SessionId);
         byteLimiter?.Dispose();
         byteLimiter = options.Budget.CreateByteLimiter(burstSeconds: 2);
@@ -324,6 +327,7 @@ public sealed class SessionGrain(
     {
         byteLimiter?.Dispose();
         byteLimiter = null;
+        await Device.CloseSessionAsync(SessionId);
         if (!state.State.IsOpen) return;
         await Verifier.ReleaseSessionAsync(SessionId);
         await state.ClearStateAsync();

@@ -50,6 +50,12 @@ public sealed class VerifierOptions
     public TimeSpan InFlightCheckPeriod { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Sessions one device may hold open at once (a quota the cloud enforces in the device's grain). A session that is
+    /// never closed stops counting after <see cref="SessionIdleTimeout"/>.
+    /// </summary>
+    public int MaxSessionsPerDevice { get; set; } = 16;
+
+    /// <summary>
     /// Weight of each session tier under load (<c>Synera:Verifier:TierWeights:premium = 2</c>). A session of weight w
     /// scales its budget by f^(1/w), where f is the verifier's load factor: all tiers keep their full budget when
     /// f = 1, a heavier tier is cut less when f falls, and every session of a tier gets the same cut (fair share).
@@ -71,6 +77,7 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.MaxSpanTokens <= 0) errors.Add($"{nameof(o.MaxSpanTokens)} must be positive");
         if (o.MaxTokensPerStep < o.MaxSpanTokens) errors.Add($"{nameof(o.MaxTokensPerStep)} must be at least {nameof(o.MaxSpanTokens)}");
         if (o.MaxQueuedRequests <= 0) errors.Add($"{nameof(o.MaxQueuedRequests)} must be positive");
+        if (o.MaxSessionsPerDevice <= 0) errors.Add($"{nameof(o.MaxSessionsPerDevice)} must be positive");
         if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.InFlightCheckPeriod <= TimeSpan.Zero) errors.Add($"{nameof(o.InFlightCheckPeriod)} must be positive");

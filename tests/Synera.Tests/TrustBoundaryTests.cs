@@ -86,3 +86,33 @@ public class TrustBoundaryTests(ClusterFixture fixture)
         Assert.False(h.Engine.Holds("bad"));
     }
 }
+
+/// <summary>Quotas the cloud enforces per device, whatever the device asks.</summary>
+[Collection(ClusterCollection.Name)]
+public class DeviceQuotaTests(ClusterFixture fixture)
+{
+    private static readonly int[] Prompt = [1, .. TestModels.Tokenizer.Encode("user: What is 2+2?\nassistant: ")];
+
+    [Fact]
+    public async Task ADeviceCannotHoldMoreThanItsQuotaOfOpenSessions()
+    {
+        var quota = new Synera.Grains.Options.VerifierOptions().MaxSessionsPerDevice;
+        var device = $"quota{Guid.NewGuid():N}";
+        var open = new List<ISessionGrain>();
+        for (int i = 0; i < quota; i++)
+        {
+            var session = fixture.Client.GetGrain<ISessionGrain>($"{device}/{i}");
+            await session.OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);
+            open.Add(session);
+        }
+        await open[0].OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);   // re-opening one it holds is not a new session
+        var extra = fixture.Client.GetGrain<ISessionGrain>($"{device}/extra");
+        var e = await Assert.ThrowsAsync<SyneraRequestException>(() => extra.OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt));
+        Assert.Contains("quota", e.Message);
+        // Another device is not affected, and closing one session frees a place.
+        await fixture.Client.GetGrain<ISessionGrain>($"other{Guid.NewGuid():N}/0").OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);
+        await open[^1].CloseAsync();
+        await extra.OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);
+        foreach (var s in open.Take(quota - 1).Append(extra)) await s.CloseAsync();
+    }
+}
