@@ -130,6 +130,10 @@ internal sealed class GenerationLoop
                 // Wait for the next event up to the stall check, or up to the verdict timeout if that comes first.
                 var untilGiveUp = options.VerdictTimeout - (clock.Elapsed - waitingSince.Value);
                 var untilStall = options.StallTimeout + TimeSpan.FromMilliseconds(options.Link.RttMs);
+                // Which deadline this wait ends at is decided here, not by re-reading the clock when it fires: a timer
+                // that fires a tick early would otherwise turn the give-up into a stall resync, which waits a round
+                // trip for the grain and then adopts what the cloud committed meanwhile.
+                bool giveUpDue = untilGiveUp <= untilStall;
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
                 timeout.CancelAfter(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, Math.Min(untilGiveUp.Ticks, untilStall.Ticks))));
                 try
@@ -139,7 +143,7 @@ internal sealed class GenerationLoop
                 }
                 catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
                 {
-                    if (clock.Elapsed - waitingSince!.Value >= options.VerdictTimeout)
+                    if (giveUpDue || clock.Elapsed - waitingSince!.Value >= options.VerdictTimeout)
                     {
                         numVerdictTimeouts++;
                         GiveUpOnCloud();
