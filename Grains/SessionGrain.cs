@@ -49,11 +49,9 @@ public sealed class SessionGrain(
         // The session's verifier activation: placed on the least-loaded verifier silo at its first call, then sticky.
         s.VerifierId = SessionId;
         var model = await Verifier.GetModelInfoAsync();
-        ValidateTokens(promptTokenIds, model, "prompt");
+        if (RequestChecks.Tokens(promptTokenIds, model, "prompt") is { } badPrompt) throw new SyneraRequestException(badPrompt);
         if (promptTokenIds.Length > model.MaxSequenceLength - 2)
             throw new SyneraRequestException($"the prompt is {promptTokenIds.Length} tokens; the model's context window holds {model.MaxSequenceLength}, so at most {model.MaxSequenceLength - 2} can be prompt");
-        if (promptTokenIds.Length >= model.MaxSequenceLength)
-            throw new SyneraRequestException($"prompt of {promptTokenIds.Length} tokens leaves no room in the model's {model.MaxSequenceLength}-token window");
         if (options.Budget.MaxBytesPerSecond < 0 || double.IsNaN(options.Budget.MaxBytesPerSecond))
             throw new SyneraRequestException($"byte budget {options.Budget.MaxBytesPerSecond} B/s must be ≥ 0 (0 = none)");
         // Every check passed: count the session against the device's quota before anything changes.
@@ -191,27 +189,12 @@ public sealed class SessionGrain(
         bool needsProbs = !s.Options.Sampling.IsGreedy && s.Options.Rule == SamplingRule.DraftProbability;
         if (needsProbs ? r.DraftProbs.Length != r.DraftTokenIds.Length : r.DraftProbs.Length != 0 && r.DraftProbs.Length != r.DraftTokenIds.Length)
             throw new SyneraRequestException($"{r.DraftTokenIds.Length} drafted tokens but {r.DraftProbs.Length} draft probabilities");
-        if (r.MaxNewTokens < 0) throw new SyneraRequestException($"MaxNewTokens {r.MaxNewTokens} is negative");
         if (r.MaxNewTokens > 0 && r.DraftTokenIds.Length > 0) throw new SyneraRequestException("a generation request carries no drafts");
         if (r.NumTokens == 0 && r.MaxNewTokens == 0) throw new SyneraRequestException("empty span: no context, no drafts, nothing to generate");
-        if (r.NumTokens > s.Model.MaxSpanTokens) throw new SyneraRequestException($"span of {r.NumTokens} tokens exceeds the maximum of {s.Model.MaxSpanTokens}");
-        ValidateTokens(r.ContextTokenIds, s.Model, "context");
-        ValidateTokens(r.DraftTokenIds, s.Model, "draft");
-        for (int i = 0; i < r.DraftProbs.Length; i++)
-            if (!(r.DraftProbs[i] >= 0 && r.DraftProbs[i] <= 1))
-                throw new SyneraRequestException($"draft probability {r.DraftProbs[i]} at position {i} is not in [0, 1]");
+        if (RequestChecks.Span(r, s.Model) is { } problem) throw new SyneraRequestException(problem);
         if (r.Epoch > s.Epoch) throw new SyneraRequestException($"epoch {r.Epoch} is ahead of the session's epoch {s.Epoch}");
         if (r.Epoch == s.Epoch && r.StartPosition < s.CommittedTokenIds.Count)
             throw new SyneraRequestException($"span starts at {r.StartPosition}, inside the {s.CommittedTokenIds.Count} committed tokens; the session's next position is {s.PendingEnd}");
-        if (r.StartPosition + r.NumTokens + r.MaxNewTokens > s.Model.MaxSequenceLength)
-            throw new SyneraRequestException($"span would end past the model's {s.Model.MaxSequenceLength}-token window");
-    }
-
-    private static void ValidateTokens(int[] ids, VerifierModelInfo model, string what)
-    {
-        for (int i = 0; i < ids.Length; i++)
-            if ((uint)ids[i] >= (uint)model.VocabSize)
-                throw new SyneraRequestException($"{what} token id {ids[i]} at position {i} is outside the vocabulary [0, {model.VocabSize})");
     }
 
     async Task ISessionGrain.OnVerdictAsync(Verdict verdict)

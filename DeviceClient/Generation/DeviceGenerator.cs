@@ -109,10 +109,12 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     public int MaxPromptTokens => Math.Min(runner.MaxLength, Volatile.Read(ref cloudWindow)) - 2;
     private int cloudWindow = int.MaxValue;   // the verifier model's window, once a session has told us
 
-    private async Task<GenerationResult> GenerateAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken>? onToken, CancellationToken cancellation)
+    /// <summary>Answers a prompt already in token ids (BOS and the chat format included: <see cref="PromptIds"/>,
+    /// <see cref="SyneraTokenizer.EncodeChat"/>).</summary>
+    public async Task<GenerationResult> GenerateAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
     {
         if (promptIds.Length > MaxPromptTokens)
-            throw new ContextLengthException($"the prompt is {promptIds.Length} tokens; this model's window holds {runner.MaxLength}, so at most {MaxPromptTokens} can be prompt");
+            throw new ContextLengthException($"the prompt is {promptIds.Length} tokens; the models' context window holds {MaxPromptTokens + 2}, so at most {MaxPromptTokens} can be prompt");
         if (options.MaxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxNewTokens must be positive");
         if (options.Budget is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(options), $"budget {options.Budget} is outside [0, 1]");
         if (options.MaxBytesPerSecond < 0 || double.IsNaN(options.MaxBytesPerSecond))

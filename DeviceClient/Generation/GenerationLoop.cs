@@ -69,6 +69,7 @@ internal sealed class GenerationLoop
         public float[] NextLogits { get; set; } = nextLogits;
     }
     private readonly OnnxDraftRunner? branchRunner;
+    private readonly TokenSampler branchSampler = new(SamplingSettings.Greedy);   // the branch exists only in greedy synera
     private Branch? branch;
     private long numBranchSteps, numBranchHits, numBranchTokensAdopted;
 
@@ -311,8 +312,8 @@ internal sealed class GenerationLoop
         if (!flagged[b.Position - promptLength] || b.Position >= tokens.Count) { branch = null; return; }   // refused or gone: no verdict will pick it
         int next = b.Position + 1 + b.Tokens.Count;
         if (b.Tokens.Count >= options.MaxLookahead || next >= maxTotal || b.Token == tokenizer.EosId || (b.Tokens.Count > 0 && b.Tokens[^1] == tokenizer.EosId)) return;
-        var p = Softmax(b.NextLogits);
-        int token = TokenSampler.ArgMax(p);
+        var p = branchSampler.Probabilities(b.NextLogits).ToArray();   // kept for the policy's decision if the branch is adopted
+        int token = branchSampler.Pick(next);
         b.Tokens.Add(token);
         b.Probabilities.Add(p);
         oneToken[0] = token;
@@ -331,16 +332,6 @@ internal sealed class GenerationLoop
         numBranchHits++;
         numBranchTokensAdopted += b.Tokens.Count;
         if (anyFlagged && !cloudLost) SendSpan();
-    }
-
-    private static float[] Softmax(float[] logits)
-    {
-        float max = logits.Max();
-        var p = new float[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < p.Length; i++) sum += p[i] = MathF.Exp(logits[i] - max);
-        for (int i = 0; i < p.Length; i++) p[i] = (float)(p[i] / sum);
-        return p;
     }
 
     /// <summary>Upper bound on the wire bytes of the span sent once <paramref name="more"/> tokens are drafted.</summary>

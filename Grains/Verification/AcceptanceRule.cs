@@ -46,13 +46,6 @@ public static class AcceptanceRule
             : Sample(CoupledSampler.Distribution(last, sampling), random));
     }
 
-    public static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
-    }
-
     private static int Sample(double[] weights, Random random)
     {
         var total = weights.Sum();

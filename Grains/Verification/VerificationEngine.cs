@@ -78,29 +78,17 @@ public sealed class VerificationEngine : IDisposable
     /// <summary>What is wrong with a request on its own (the session grain checks it against the session's state).</summary>
     private string? Problem(VerifyRequest r, SessionSetup? setup)
     {
-        var info = runner.Info;
         if (string.IsNullOrEmpty(r.SessionId)) return "no session id";
-        if (r.ContextTokenIds is null || r.DraftTokenIds is null || r.DraftProbs is null) return "missing token arrays";
-        if (r.NumTokens > info.MaxSpanTokens) return $"span of {r.NumTokens} tokens exceeds the maximum of {info.MaxSpanTokens}";
-        if (r.MaxNewTokens < 0 || r.StartPosition < 0) return "negative position or token count";
-        if (r.StartPosition + r.NumTokens + r.MaxNewTokens > info.MaxSequenceLength) return $"span ends past the model's {info.MaxSequenceLength}-token window";
+        if (RequestChecks.Span(r, runner.Info) is { } span) return span;
         if (r.DraftProbs.Length != 0 && r.DraftProbs.Length != r.DraftTokenIds.Length) return $"{r.DraftTokenIds.Length} drafts but {r.DraftProbs.Length} probabilities";
-        foreach (var q in r.DraftProbs) if (!(q >= 0 && q <= 1)) return $"draft probability {q} is not in [0, 1]";
-        if ((OutOfVocabulary(r.ContextTokenIds) ?? OutOfVocabulary(r.DraftTokenIds)) is { } bad) return $"token id {bad} is outside the vocabulary [0, {info.VocabSize})";
         if (setup is null) return null;
         if (setup.History is null || setup.Sampling is null) return "incomplete session setup";
         if (setup.History.Length != r.StartPosition) return $"setup holds {setup.History.Length} tokens but the span starts at {r.StartPosition}";
-        if (OutOfVocabulary(setup.History) is { } badHistory) return $"history token id {badHistory} is outside the vocabulary [0, {info.VocabSize})";
+        if (RequestChecks.Tokens(setup.History, runner.Info, "history") is { } history) return history;
         if (setup.Sampling.Problem() is { } sampling) return sampling;
         if (!(setup.LatencyTargetMs >= SessionOptions.MinLatencyTargetMs && setup.LatencyTargetMs <= SessionOptions.MaxLatencyTargetMs))
             return $"latency target {setup.LatencyTargetMs} ms is outside [{SessionOptions.MinLatencyTargetMs}, {SessionOptions.MaxLatencyTargetMs}]";
         return null;
-
-        int? OutOfVocabulary(int[] ids)
-        {
-            foreach (var id in ids) if ((uint)id >= (uint)info.VocabSize) return id;
-            return null;
-        }
     }
 
     /// <summary>Whether the session is known here (any thread).</summary>

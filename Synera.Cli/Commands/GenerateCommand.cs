@@ -61,9 +61,8 @@ public static class GenerateCommand
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort)
                 : parse.GetValue(connect) is int port ? ("127.0.0.1", port) : ((string, int)?)null;
-            await using var external = gateway is var (host, gatewayPort) ? await SyneraClientHost.ConnectAsync(host, gatewayPort, cancellation: cancellation) : null;
-            await using var embedded = gateway is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = targetDir, LogLevel.Warning, cancellation) : null;
-            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
+            await using var connection = await ClusterConnection.OpenAsync(gateway, targetDir, cancellation);
+            using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
             for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
             {
                 var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);

@@ -34,9 +34,8 @@ public static class GridCommand
         var latencySet = quick ? Take(1) : Take(10);
         var scaleSet = quick ? Take(2) : Take(16);
         var gateway = cluster is null ? ((string, int)?)null : SyneraClientHost.ParseGateway(cluster);
-        await using var external = gateway is var (host, port) ? await SyneraClientHost.ConnectAsync(host, port, cancellation: cancellation) : null;
-        await using var embedded = gateway is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation) : null;
-        var grid = new GridBenchmark(external?.Client ?? embedded!.Client, Path.Combine(RepoPaths.DraftModel, "model.onnx"), tokenizer, calibration, embedded?.SiloServices);
+        await using var connection = await ClusterConnection.OpenAsync(gateway, RepoPaths.TargetModel, cancellation);
+        var grid = new GridBenchmark(connection.Client, Path.Combine(RepoPaths.DraftModel, "model.onnx"), tokenizer, calibration, connection.SiloServices);
 
         var configs = new List<(GridConfig config, IReadOnlyList<TaskExample> set)>();
         GridConfig C(string slice, GenerationMode mode, double budget = 0.1, int devices = 1, double rtt = 10, double deviceMs = 0) =>
@@ -81,7 +80,7 @@ public static class GridCommand
         }
 
         GridCapacity? capacity = null;
-        if (embedded is not null && slices.Contains("capacity"))
+        if (connection.SiloServices is not null && slices.Contains("capacity"))
         {
             var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
             int max = quick ? 32 : 256;

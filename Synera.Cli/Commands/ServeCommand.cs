@@ -34,9 +34,8 @@ public static class ServeCommand
             var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort) : ((string, int)?)null;
-            await using var external = gateway is var (h, p) ? await SyneraClientHost.ConnectAsync(h, p, cancellation: cancellation) : null;
-            await using var embedded = gateway is null ? await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation) : null;
-            using var generator = new DeviceGenerator(external?.Client ?? embedded!.Client, runner, tokenizer, parse.GetValue(deviceId), OffloadCalibration.TryLoadBeside(draftDir));
+            await using var connection = await ClusterConnection.OpenAsync(gateway, RepoPaths.TargetModel, cancellation);
+            using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), OffloadCalibration.TryLoadBeside(draftDir));
             var defaults = new GenerationOptions { Mode = parse.GetValue(mode), Budget = parse.GetValue(budget), MaxNewTokens = parse.GetValue(maxTokens) };
             var url = $"http://{parse.GetValue(host)}:{parse.GetValue(port)}";
             await using var app = new OpenAiServer(generator, defaults).Build(url);

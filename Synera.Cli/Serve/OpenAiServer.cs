@@ -89,7 +89,7 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
         if (!request.Stream)
         {
             GenerationResult result;
-            try { result = await generator.GenerateAsync(request.Messages, request.Options, t => stop.Add(t.Text), http.RequestAborted); }
+            try { result = await generator.GenerateAsync(promptIds, request.Options, t => stop.Add(t.Text), http.RequestAborted); }
             catch (Exception e) when (e is ContextLengthException || e is SyneraRequestException) { await Error(http, 400, e.Message, "invalid_request_error", "messages", ContextCode(e)); return; }
             var body = new JsonObject
             {
@@ -118,7 +118,7 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
             ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish }),
         };
         writes.Writer.TryWrite(Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null).ToJsonString());
-        var generation = generator.GenerateAsync(request.Messages, request.Options, t =>
+        var generation = generator.GenerateAsync(promptIds, request.Options, t =>
         {
             var emit = stop.Add(t.Text);
             if (emit.Length > 0) writes.Writer.TryWrite(Chunk(new JsonObject { ["content"] = emit }, null).ToJsonString());

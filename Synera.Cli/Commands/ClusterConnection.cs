@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+using Synera.DeviceClient.Hosting;
+using Synera.Silo.Hosting;
+
+namespace Synera.Cli.Commands;
+
+/// <summary>The cluster a command talks to: a running one through its gateway, or else the embedded default (an
+/// in-process silo serving <c>targetModel</c>, whose services benchmarks read the engine's totals from).</summary>
+public sealed class ClusterConnection : IAsyncDisposable
+{
+    private readonly SyneraClientHost? external;
+    private readonly EmbeddedCluster? embedded;
+
+    private ClusterConnection(SyneraClientHost? external, EmbeddedCluster? embedded) => (this.external, this.embedded) = (external, embedded);
+
+    public IClusterClient Client => external?.Client ?? embedded!.Client;
+
+    /// <summary>The in-process silo's services; null when connected to a running cluster.</summary>
+    public IServiceProvider? SiloServices => embedded?.SiloServices;
+
+    public static async Task<ClusterConnection> OpenAsync((string host, int port)? gateway, string targetModel, CancellationToken cancellation) =>
+        gateway is var (host, port)
+            ? new(await SyneraClientHost.ConnectAsync(host, port, cancellation: cancellation), null)
+            : new(null, await EmbeddedCluster.StartAsync(v => v.ModelPath = targetModel, LogLevel.Warning, cancellation));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (external is not null) await external.DisposeAsync();
+        if (embedded is not null) await embedded.DisposeAsync();
+    }
+}
