@@ -29,7 +29,7 @@ public sealed class SessionGrain(
     private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
 
     /// <summary>The device this session belongs to: the key's part before the first '/' (<c>{deviceId}/{answer}</c>).</summary>
-    private string DeviceId => SessionId.Split('/', 2)[0];
+    private string DeviceId => DeviceIdentity.DeviceOfSession(SessionId);
     private IDeviceGrain Device => GrainFactory.GetGrain<IDeviceGrain>(DeviceId);
 
     private IAsyncStream<Verdict> Stream => stream ??= this.GetStreamProvider(SyneraNames.StreamProvider)
@@ -38,6 +38,10 @@ public sealed class SessionGrain(
     async Task<SessionInfo> ISessionGrain.OpenAsync(SessionOptions options, int[] promptTokenIds)
     {
         if (promptTokenIds is null || promptTokenIds.Length == 0) throw new SyneraRequestException("the prompt must hold at least one token");
+        if (options is null) throw new SyneraRequestException("no session options given");
+        // A registered device gets what its record grants, whatever it asks: the record's tier, at most its budget
+        // ceiling and byte cap. Only an unregistered device (a cluster that does not require keys) chooses its own.
+        if (await GrainFactory.GetGrain<IDeviceRecordGrain>(DeviceId).GetAsync() is { } record) options = Grant(options, record);
         if (options.Budget.TokenFraction is < 0 or > 1 || double.IsNaN(options.Budget.TokenFraction))
             throw new SyneraRequestException($"budget fraction {options.Budget.TokenFraction} is outside [0, 1]");
         if (options.Sampling.Problem() is { } sampling) throw new SyneraRequestException(sampling);
@@ -71,7 +75,15 @@ public sealed class SessionGrain(
         s.InFlight.Clear();
         await state.WriteStateAsync();
         lastLoad = await Verifier.GetLoadAsync();
-        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad));
+        return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad), options);
+    }
+
+    /// <summary>The session options a registered device gets: its record's tier, budget ceiling and byte cap.</summary>
+    private static SessionOptions Grant(SessionOptions asked, DeviceRecord record)
+    {
+        double askedBytes = asked.Budget?.MaxBytesPerSecond ?? 0;
+        double bytes = record.MaxBytesPerSecond <= 0 ? askedBytes : askedBytes > 0 ? Math.Min(askedBytes, record.MaxBytesPerSecond) : record.MaxBytesPerSecond;
+        return asked with { Tier = record.Tier, Budget = new OffloadBudget(Math.Min(asked.Budget?.TokenFraction ?? 0, record.BudgetCeiling), bytes) };
     }
 
     async Task<EnqueueStatus> ISessionGrain.VerifyAsync(VerifyRequest request)

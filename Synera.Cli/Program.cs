@@ -16,4 +16,16 @@ root.Subcommands.Add(CalibrateCommand.Create());
 root.Subcommands.Add(StoreCommand.Create());
 root.Subcommands.Add(SiloCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
-return await root.Parse(args).InvokeAsync();
+root.Subcommands.Add(DevicesCommand.Create());
+root.Subcommands.Add(TlsCommand.Create());
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is Synera.Abstractions.SyneraRequestException or ArgumentException or InvalidOperationException or TimeoutException
+    or IOException or UnauthorizedAccessException)
+{
+    // A refusal or a bad argument is the user's to fix: say what it was, without a stack trace.
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+    return 1;
+}

@@ -146,9 +146,13 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
             // spec and the oracle verify every token by design: their sessions run at budget 1.
-            var budget = options.Mode is GenerationMode.Spec or GenerationMode.Oracle || options.FixedThreshold is not null ? OffloadBudget.Full : new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
+            bool verifiesAll = options.Mode is GenerationMode.Spec or GenerationMode.Oracle || options.FixedThreshold is not null;
+            var budget = verifiesAll ? OffloadBudget.Full : new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
             var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier, options.TopP, options.TopK, options.SamplingRule), promptIds);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
+            // A registered device's record caps its budget and uplink: plan with what the cloud granted, not what was asked.
+            if (info.Granted is { } granted && !verifiesAll)
+                options = options with { Budget = Math.Min(options.Budget, granted.Budget.TokenFraction), MaxBytesPerSecond = granted.Budget.MaxBytesPerSecond };
             Volatile.Write(ref cloudWindow, info.Model.MaxSequenceLength);
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
             if (info.Model.VocabSize != runner.VocabSize)

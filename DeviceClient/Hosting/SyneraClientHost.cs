@@ -13,8 +13,9 @@ public sealed class SyneraClientHost : IAsyncDisposable
     public IClusterClient Client => host.Services.GetRequiredService<IClusterClient>();
 
     /// <summary>Connects to the gateway at localhost:<paramref name="gatewayPort"/>, retrying while the silo starts.</summary>
-    public static Task<SyneraClientHost> ConnectAsync(int gatewayPort, string clusterId = "synera", TimeSpan? timeout = null, CancellationToken cancellation = default) =>
-        ConnectAsync("127.0.0.1", gatewayPort, clusterId, timeout, cancellation);
+    public static Task<SyneraClientHost> ConnectAsync(int gatewayPort, string clusterId = "synera", TimeSpan? timeout = null, CancellationToken cancellation = default,
+        ClientSecurity? security = null) =>
+        ConnectAsync("127.0.0.1", gatewayPort, clusterId, timeout, cancellation, security);
 
     /// <summary>Parses <c>HOST:PORT</c> (a gateway of a running cluster).</summary>
     public static (string host, int port) ParseGateway(string text)
@@ -26,7 +27,9 @@ public sealed class SyneraClientHost : IAsyncDisposable
     }
 
     /// <summary>Connects to the gateway at <paramref name="host"/>:<paramref name="gatewayPort"/>, retrying while the silo starts.</summary>
-    public static async Task<SyneraClientHost> ConnectAsync(string host, int gatewayPort, string clusterId = "synera", TimeSpan? timeout = null, CancellationToken cancellation = default)
+    /// <param name="security">Device or operator credentials and TLS (none: a trusted device over plain TCP).</param>
+    public static async Task<SyneraClientHost> ConnectAsync(string host, int gatewayPort, string clusterId = "synera", TimeSpan? timeout = null, CancellationToken cancellation = default,
+        ClientSecurity? security = null)
     {
         var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip
             : (await System.Net.Dns.GetHostAddressesAsync(host, cancellation)).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
@@ -34,16 +37,34 @@ public sealed class SyneraClientHost : IAsyncDisposable
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(2));
         while (true)
         {
+            if (security?.Tls is { } tls)
+            {
+                try { await tls.ProbeAsync(gateway, cancellation); }
+                catch (System.Security.Authentication.AuthenticationException e)
+                {
+                    // A certificate this client does not trust will not become trusted by retrying: say so now.
+                    throw new InvalidOperationException($"TLS to the gateway {host}:{gatewayPort} failed: {e.Message} " +
+                        "(trust the cluster's certificate: --tls-thumbprint, or one chaining to a root this machine trusts)", e);
+                }
+                catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), cancellation);   // the gateway is not up yet
+                    continue;
+                }
+            }
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
             builder.UseOrleansClient(c => c
                 .Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; })
                 .UseStaticClustering(gateway)
-                .AddSyneraClient());
+                .AddSyneraClient(security));
             var client = builder.Build();
+            // One attempt may not outlast the deadline (Orleans' own connection retries would).
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            attempt.CancelAfter(Max(deadline - DateTime.UtcNow, TimeSpan.FromSeconds(1)));
             try
             {
-                await client.StartAsync(cancellation);
+                await client.StartAsync(attempt.Token);
                 return new SyneraClientHost(client);
             }
             catch (Exception) when (DateTime.UtcNow < deadline && !cancellation.IsCancellationRequested)
@@ -51,8 +72,15 @@ public sealed class SyneraClientHost : IAsyncDisposable
                 client.Dispose();
                 await Task.Delay(TimeSpan.FromSeconds(2), cancellation);
             }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                client.Dispose();
+                throw new TimeoutException($"no gateway of cluster '{clusterId}' answered at {host}:{gatewayPort} within {timeout ?? TimeSpan.FromMinutes(2)}");
+            }
         }
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     public async ValueTask DisposeAsync()
     {

@@ -25,6 +25,7 @@ public static class SyneraSiloBuilderExtensions
             throw new InvalidOperationException($"Synera:Role '{roleText}' is not a role (verifier or frontend)");
         var options = silo.Services.AddOptions<VerifierOptions>().Bind(configuration.GetSection(VerifierOptions.Section));
         if (configure is not null) options.Configure(configure);
+        silo.Services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.Section));
         return silo.AddSynera(role);
     }
 
@@ -37,7 +38,9 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
-        silo.AddIncomingGrainCallFilter<ClusterOnlyCallFilter>();   // the trust boundary: devices may not call internal methods
+        silo.Services.AddOptions<SecurityOptions>();
+        silo.Services.AddSingleton<DeviceRecordCache>();
+        silo.AddIncomingGrainCallFilter<TrustBoundaryCallFilter>();   // the trust boundary: internal methods, operator methods, device keys
         if (role == SiloRole.Verifier)
         {
             silo.Services.AddSingleton(CreateEngine);

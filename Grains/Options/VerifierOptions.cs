@@ -56,6 +56,12 @@ public sealed class VerifierOptions
     public int MaxSessionsPerDevice { get; set; } = 16;
 
     /// <summary>
+    /// Spans one device may have waiting in this verifier's queue, over all its sessions; beyond it the verifier answers
+    /// Overloaded to that device only (it keeps its own tokens), so one device cannot fill the shared queue.
+    /// </summary>
+    public int MaxQueuedSpansPerDevice { get; set; } = 64;
+
+    /// <summary>
     /// Weight of each session tier under load (<c>Synera:Verifier:TierWeights:premium = 2</c>). A session of weight w
     /// scales its budget by f^(1/w), where f is the verifier's load factor: all tiers keep their full budget when
     /// f = 1, a heavier tier is cut less when f falls, and every session of a tier gets the same cut (fair share).
@@ -78,6 +84,7 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.MaxTokensPerStep < o.MaxSpanTokens) errors.Add($"{nameof(o.MaxTokensPerStep)} must be at least {nameof(o.MaxSpanTokens)}");
         if (o.MaxQueuedRequests <= 0) errors.Add($"{nameof(o.MaxQueuedRequests)} must be positive");
         if (o.MaxSessionsPerDevice <= 0) errors.Add($"{nameof(o.MaxSessionsPerDevice)} must be positive");
+        if (o.MaxQueuedSpansPerDevice <= 0) errors.Add($"{nameof(o.MaxQueuedSpansPerDevice)} must be positive");
         if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.InFlightCheckPeriod <= TimeSpan.Zero) errors.Add($"{nameof(o.InFlightCheckPeriod)} must be positive");

@@ -1,3 +1,4 @@
+using Synera.Abstractions;
 using Synera.Grains.Options;
 
 namespace Synera.Grains.Verification;
@@ -6,12 +7,15 @@ namespace Synera.Grains.Verification;
 /// Verification-aware continuous batching. Each step takes, among the head requests of all sessions, those
 /// with the least slack first (deadline = arrival + the device's latency target), then the shortest spans,
 /// until the step's token budget is spent. Invariant: a session contributes at most its head request to a
-/// step, so its requests are verified in the order sent. Idle sessions have no queue and cost nothing.
+/// step, so its requests are verified in the order sent. Idle sessions have no queue and cost nothing. Admission: at
+/// most <see cref="VerifierOptions.MaxQueuedRequests"/> wait in all, and at most
+/// <see cref="VerifierOptions.MaxQueuedSpansPerDevice"/> of one device (over all its sessions).
 /// </summary>
 public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchScheduler
 {
     private readonly Lock gate = new();
     private readonly Dictionary<string, Queue<EngineRequest>> queues = [];
+    private readonly Dictionary<string, int> waitingByDevice = [];   // a quota: one device must not fill the shared queue
     private int numWaiting;
 
     public int NumWaiting { get { lock (gate) return numWaiting; } }
@@ -22,9 +26,13 @@ public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchSc
         {
             // Continuations of cloud-side generation were admitted once already; never refuse them midway.
             if (!force && numWaiting >= options.MaxQueuedRequests) return false;
+            var device = DeviceIdentity.DeviceOfSession(request.SessionId);
+            waitingByDevice.TryGetValue(device, out var deviceWaiting);
+            if (!force && deviceWaiting >= options.MaxQueuedSpansPerDevice) return false;
             if (!queues.TryGetValue(request.SessionId, out var queue)) queues[request.SessionId] = queue = new Queue<EngineRequest>();
             queue.Enqueue(request);
             numWaiting++;
+            waitingByDevice[device] = deviceWaiting + 1;
             return true;
         }
     }
@@ -59,6 +67,7 @@ public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchSc
         {
             if (!queues.Remove(sessionId, out var queue)) return [];
             numWaiting -= queue.Count;
+            Uncount(sessionId, queue.Count);
             return [.. queue];
         }
     }
@@ -68,6 +77,15 @@ public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchSc
         var queue = queues[sessionId];
         queue.Dequeue();
         numWaiting--;
+        Uncount(sessionId, 1);
         if (queue.Count == 0) queues.Remove(sessionId);
+    }
+
+    private void Uncount(string sessionId, int n)
+    {
+        var device = DeviceIdentity.DeviceOfSession(sessionId);
+        if (!waitingByDevice.TryGetValue(device, out var waiting)) return;
+        if (waiting <= n) waitingByDevice.Remove(device);
+        else waitingByDevice[device] = waiting - n;
     }
 }

@@ -32,8 +32,11 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public IServiceProvider SiloServices => silo.Services;
 
     /// <param name="configureLogging">Adds log providers to the silo (e.g. a test's output).</param>
+    /// <param name="configureSilo">More silo configuration (security options, TLS).</param>
+    /// <param name="clientSecurity">What the embedded client presents (credentials, TLS); none by default.</param>
     public static async Task<EmbeddedCluster> StartAsync(Action<VerifierOptions> configureVerifier, LogLevel logLevel = LogLevel.Warning,
-        CancellationToken cancellation = default, Action<ILoggingBuilder>? configureLogging = null)
+        CancellationToken cancellation = default, Action<ILoggingBuilder>? configureLogging = null,
+        Action<ISiloBuilder>? configureSilo = null, ClientSecurity? clientSecurity = null)
     {
         int siloPort = FreePort(), gatewayPort = FreePort();
         var config = new Dictionary<string, string?>
@@ -51,14 +54,18 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);   // start-up advice about server GC
         configureLogging?.Invoke(siloBuilder.Logging);
-        siloBuilder.UseOrleans(s => s.UseSyneraClustering(siloBuilder.Configuration).AddSynera(siloBuilder.Configuration, configureVerifier));
+        siloBuilder.UseOrleans(s =>
+        {
+            s.UseSyneraClustering(siloBuilder.Configuration).UseSyneraTls(siloBuilder.Configuration).AddSynera(siloBuilder.Configuration, configureVerifier);
+            configureSilo?.Invoke(s);
+        });
         var siloHost = siloBuilder.Build();
         await siloHost.StartAsync(cancellation);
 
         var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         clientBuilder.Configuration.AddInMemoryCollection(config);
         clientBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
-        clientBuilder.UseOrleansClient(c => c.UseSyneraClustering(clientBuilder.Configuration).AddSyneraClient());
+        clientBuilder.UseOrleansClient(c => c.UseSyneraClustering(clientBuilder.Configuration).AddSyneraClient(clientSecurity));
         var clientHost = clientBuilder.Build();
         await clientHost.StartAsync(cancellation);
         return new EmbeddedCluster(siloHost, clientHost, gatewayPort, config["Synera:Cluster:ClusterId"]!);

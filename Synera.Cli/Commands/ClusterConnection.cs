@@ -18,9 +18,10 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// <summary>The in-process silo's services; null when connected to a running cluster.</summary>
     public IServiceProvider? SiloServices => embedded?.SiloServices;
 
-    public static async Task<ClusterConnection> OpenAsync((string host, int port)? gateway, string targetModel, CancellationToken cancellation) =>
+    /// <param name="security">What the client presents to a running cluster (keys, TLS); the embedded one needs nothing.</param>
+    public static async Task<ClusterConnection> OpenAsync((string host, int port)? gateway, string targetModel, CancellationToken cancellation, ClientSecurity? security = null) =>
         gateway is var (host, port)
-            ? new(await SyneraClientHost.ConnectAsync(host, port, cancellation: cancellation), null)
+            ? new(await SyneraClientHost.ConnectAsync(host, port, cancellation: cancellation, security: security), null)
             : new(null, await EmbeddedCluster.StartAsync(v => v.ModelPath = targetModel, LogLevel.Warning, cancellation));
 
     public async ValueTask DisposeAsync()

@@ -42,6 +42,8 @@ public static class GenerateCommand
         {
             prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes,
         };
+        var security = new ClientSecurityOptions();
+        security.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
             if (new Synera.Abstractions.Sampling.SamplingSettings(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK)).Problem() is { } problem)
@@ -61,7 +63,7 @@ public static class GenerateCommand
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort)
                 : parse.GetValue(connect) is int port ? ("127.0.0.1", port) : ((string, int)?)null;
-            await using var connection = await ClusterConnection.OpenAsync(gateway, targetDir, cancellation);
+            await using var connection = await ClusterConnection.OpenAsync(gateway, targetDir, cancellation, security.Resolve(parse, parse.GetValue(deviceId)));
             using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
             for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
             {

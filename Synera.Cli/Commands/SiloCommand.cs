@@ -25,7 +25,14 @@ public static class SiloCommand
         var threads = new Option<int>("--threads") { Description = "torch threads of the verifier (0 = all cores)" };
         var device = DeviceOption.Create();
         var probe = new Option<double>("--probe-timeout") { Description = "seconds per membership probe (a dead silo is declared dead after 3 missed; 0 = Orleans' default)" };
-        var command = new Command("silo", "Run one silo (verifier or frontend) in Redis membership") { role, redis, siloPort, gatewayPort, advertise, model, threads, device, probe };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS on every silo and gateway connection with this PKCS#12 cluster certificate (`synera tls create`)" };
+        var tlsPassword = new Option<string?>("--tls-password") { Description = "the certificate file's password" };
+        var requireKeys = new Option<bool>("--require-device-keys") { Description = "refuse devices without a registered id and key (`synera devices add`)" };
+        var operatorKey = new Option<string?>("--operator-key") { Description = "the secret `synera devices` presents (default: $SYNERA_OPERATOR_KEY; none: no operator from outside)" };
+        var command = new Command("silo", "Run one silo (verifier or frontend) in Redis membership")
+        {
+            role, redis, siloPort, gatewayPort, advertise, model, threads, device, probe, tlsCert, tlsPassword, requireKeys, operatorKey,
+        };
         command.SetAction(async (parse, cancellation) =>
         {
             var builder = Host.CreateApplicationBuilder();
@@ -42,7 +49,13 @@ public static class SiloCommand
                 ["Synera:Verifier:Device"] = parse.GetValue(device),
                 ["Synera:Cluster:ProbeTimeout"] = parse.GetValue(probe) > 0 ? TimeSpan.FromSeconds(parse.GetValue(probe)).ToString() : null,
             });
-            builder.UseOrleans(s => s.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
+            // Security settings only when given, so configuration (appsettings, Synera__Security__… variables) still applies.
+            var security = new Dictionary<string, string?>();
+            if (parse.GetValue(tlsCert) is { } cert) { security["Synera:Tls:Certificate"] = cert; security["Synera:Tls:Password"] = parse.GetValue(tlsPassword); }
+            if (parse.GetValue(requireKeys)) security["Synera:Security:RequireDeviceKeys"] = "true";
+            if ((parse.GetValue(operatorKey) ?? Environment.GetEnvironmentVariable("SYNERA_OPERATOR_KEY")) is { Length: > 0 } op) security["Synera:Security:OperatorKey"] = op;
+            builder.Configuration.AddInMemoryCollection(security);
+            builder.UseOrleans(s => s.UseSyneraClustering(builder.Configuration).UseSyneraTls(builder.Configuration).AddSynera(builder.Configuration));
             using var host = builder.Build();
             AnsiConsole.MarkupLine($"{parse.GetValue(role)} silo: silo port {parse.GetValue(siloPort)}, gateway {parse.GetValue(gatewayPort)}, membership in {Markup.Escape(parse.GetValue(redis)!)}");
             await host.RunAsync(cancellation);
