@@ -323,6 +323,9 @@ public sealed class SessionGrain(
         byteLimiter?.Dispose();
         byteLimiter = null;
         await Device.CloseSessionAsync(SessionId);
+        // A closed answer has nothing left to do here: free the activation now rather than after the collection age
+        // (a device answering every few seconds would otherwise hold hundreds of idle activations).
+        DeactivateOnIdle();
         if (!state.State.IsOpen) return;
         await Verifier.ReleaseSessionAsync(SessionId);
         await state.ClearStateAsync();

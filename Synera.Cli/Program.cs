@@ -18,6 +18,7 @@ root.Subcommands.Add(SiloCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(TlsCommand.Create());
+root.Subcommands.Add(SoakCommand.Create());
 try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -19,10 +19,12 @@ public sealed class ClusterConnection : IAsyncDisposable
     public IServiceProvider? SiloServices => embedded?.SiloServices;
 
     /// <param name="security">What the client presents to a running cluster (keys, TLS); the embedded one needs nothing.</param>
-    public static async Task<ClusterConnection> OpenAsync((string host, int port)? gateway, string targetModel, CancellationToken cancellation, ClientSecurity? security = null) =>
+    /// <param name="siloLogLevel">What the in-process silo logs (a soak's expected refusals would flood Warning).</param>
+    public static async Task<ClusterConnection> OpenAsync((string host, int port)? gateway, string targetModel, CancellationToken cancellation, ClientSecurity? security = null,
+        LogLevel siloLogLevel = LogLevel.Warning) =>
         gateway is var (host, port)
             ? new(await SyneraClientHost.ConnectAsync(host, port, cancellation: cancellation, security: security), null)
-            : new(null, await EmbeddedCluster.StartAsync(v => v.ModelPath = targetModel, LogLevel.Warning, cancellation));
+            : new(null, await EmbeddedCluster.StartAsync(v => v.ModelPath = targetModel, siloLogLevel, cancellation));
 
     public async ValueTask DisposeAsync()
     {
