@@ -26,7 +26,7 @@ public static class SoakCommand
         var devices = new Option<int>("--devices") { Description = "simulated devices, all at once", DefaultValueFactory = _ => 100 };
         var minutes = new Option<double>("--minutes") { Description = "how long devices keep answering (the run then stops by itself)", DefaultValueFactory = _ => 2 };
         var output = new Option<string>("--out") { Description = "output folder (soak.json)", DefaultValueFactory = _ => Path.Combine(RepoPaths.Root, "runs", "soak") };
-        var think = new Option<double>("--think-ms") { Description = "mean pause between a device's spans", DefaultValueFactory = _ => 6000 };
+        var think = new Option<double>("--think-ms") { Description = "mean pause between a device's spans", DefaultValueFactory = _ => 20_000 };
         var cluster = new Option<string?>("--cluster") { Description = "a running cluster's gateway at HOST:PORT (default: the embedded one, over loopback)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var command = new Command("soak", "Run many simulated devices (mixed budgets, some disconnecting, a few sending garbage) for a bounded time")

@@ -160,7 +160,8 @@ public sealed class SoakDevice(string deviceId, double budget, SoakBehaviour beh
                 }
                 if (span % 4 == 3)
                 {
-                    await session.ReportProgressAsync(new ProgressReport(generatedSinceReport, offloadedSinceReport, 0, [], double.NaN));
+                    // Offloads are counted among committed tokens: a span the cloud resynchronised away committed none.
+                    await session.ReportProgressAsync(new ProgressReport(generatedSinceReport, Math.Min(offloadedSinceReport, generatedSinceReport), 0, [], double.NaN));
                     generatedSinceReport = offloadedSinceReport = 0;
                 }
                 LastProgress = Stopwatch.GetTimestamp();

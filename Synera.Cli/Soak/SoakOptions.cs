@@ -3,7 +3,9 @@ namespace Synera.Cli.Soak;
 /// <summary>How a soak runs: how many simulated devices, for how long, and the mix of behaviours among them.</summary>
 /// <param name="Devices">Simulated devices, all at once.</param>
 /// <param name="Minutes">How long devices keep starting answers; then each finishes its current one and the run stops.</param>
-/// <param name="ThinkMs">Mean pause between a device's spans (the SLM drafting on its own meanwhile); jittered ±50 %.</param>
+/// <param name="ThinkMs">Mean pause between a device's spans (the SLM drafting on its own meanwhile, or its user reading);
+/// jittered ±50 %. The cluster sees devices / think spans per second: the default, 20 s, gives 50 spans/s for 1,000
+/// devices, what one verifier on 2 CPU cores serves within its latency target.</param>
 /// <param name="DisconnectFraction">Devices that now and then drop their verdict stream with a span in flight, stay away
 /// 1–4 s, come back, and catch up from their session grain (<c>ResyncAsync</c>).</param>
 /// <param name="GarbageFraction">Devices that now and then send garbage: out-of-vocabulary ids, replayed sequence numbers,
@@ -13,7 +15,7 @@ namespace Synera.Cli.Soak;
 public sealed record SoakOptions(
     int Devices,
     double Minutes,
-    double ThinkMs = 6000,
+    double ThinkMs = 20_000,
     double DisconnectFraction = 0.1,
     double GarbageFraction = 0.02,
     int SpansPerAnswer = 10,
