@@ -61,7 +61,8 @@ public sealed class SessionGrain(
         // Every check passed: count the session against the device's quota before anything changes.
         if (!await Device.TryOpenSessionAsync(SessionId))
             throw new SyneraRequestException($"device '{DeviceId}' already has {verifierOptions.Value.MaxSessionsPerDevice} sessions open (its quota): close one first");
-        if (s.IsOpen) await Verifier.ReleaseSessionAsync(SessionId);
+        // Re-opening an open session (a conversation's next turn) keeps the verifier's session: the new prompt's setup
+        // goes with the first span, and the verifier keeps the K/V of the prefix the old and new histories share.
         byteLimiter?.Dispose();
         byteLimiter = options.Budget.CreateByteLimiter(burstSeconds: 2);
         s.IsOpen = true;

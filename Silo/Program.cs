@@ -6,5 +6,5 @@ using Synera.Silo.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddServiceDefaults();
-builder.UseOrleans(silo => silo.UseSyneraClustering(builder.Configuration).AddSynera(builder.Configuration));
+builder.UseOrleans(silo => silo.UseSyneraClustering(builder.Configuration).UseSyneraTls(builder.Configuration).AddSynera(builder.Configuration));
 await builder.Build().RunAsync();

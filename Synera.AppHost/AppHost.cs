@@ -9,6 +9,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 var root = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 var synera = Path.Combine(root, "synera");      // builds the CLI when needed, then runs it
 const int StorePort = 6390, FrontendGateway = 30000;
+// How often each verifier silo logs what it served (the AppHost test asks for a short period).
+var activityLogPeriod = builder.Configuration["VerifierActivityLogPeriod"] ?? "00:00:30";
 
 // ---- health: the store and the frontend's gateway are ready when they accept connections ----
 builder.Services.AddHealthChecks()
@@ -29,6 +31,7 @@ IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, i
         .WithEnvironment("Synera__Cluster__GatewayPort", gatewayPort.ToString())
         .WithEnvironment("Synera__Verifier__ModelPath", Path.Combine(root, "models", "target"))
         .WithEnvironment("Synera__Verifier__Threads", "1")
+        .WithEnvironment("Synera__Verifier__ActivityLogPeriod", activityLogPeriod)
         .WaitFor(store);
 var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCheck("gateway-listening");
 Silo("verifier-1", "verifier", 11112, 30001);
@@ -38,6 +41,7 @@ Silo("verifier-2", "verifier", 11113, 30002);
 foreach (var (name, budget) in new[] { ("device-economy", "0.05"), ("device-standard", "0.2") })
     builder.AddExecutable(name, synera, root, "generate", "What is 123+456?", "--cluster", $"127.0.0.1:{FrontendGateway}",
             "--device-id", name, "--budget", budget, "--rtt", "50", "--device-ms", "30", "--repeat", "100000")
+        .WithOtlpExporter()   // the device's spans and meters reach the dashboard next to the silos'
         .WaitFor(frontend);
 
 builder.Build().Run();

@@ -134,7 +134,10 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
 
     private async Task<GenerationResult> RunAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken> onToken, CancellationToken cancellation)
     {
-        var sessionId = $"{deviceId}/{Guid.NewGuid():N}";
+        if (options.Conversation is { } name && (name.Length == 0 || name.Contains('/')))
+            throw new ArgumentException($"conversation '{name}' must be a non-empty name without '/'", nameof(options));
+        var sessionId = $"{deviceId}/{options.Conversation ?? Guid.NewGuid().ToString("N")}";
+        bool keepOpen = options.Conversation is not null;
         var events = Channel.CreateUnbounded<DeviceEvent>();
         var link = new LinkEmulator<DeviceEvent>(options.Link, events.Writer);
         var session = client.GetGrain<ISessionGrain>(sessionId);
@@ -181,7 +184,8 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
                 var closing = Task.Run(async () =>
                 {
                     if (subscription is not null) await subscription.UnsubscribeAsync();
-                    if (options.Mode != GenerationMode.Slm) await session.CloseAsync();
+                    // A conversation's session stays open: its next turn re-opens it and reuses the cloud's K/V.
+                    if (options.Mode != GenerationMode.Slm && !keepOpen) await session.CloseAsync();
                 });
                 await closing.WaitAsync(CloseTimeout);
                 return null;
@@ -209,6 +213,10 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             return new GenerationResult(tokenizer.Decode(output), output, loop.Stats(link.BytesUp, link.BytesDown));
         }
     }
+
+    /// <summary>Ends a conversation (<see cref="GenerationOptions.Conversation"/>): its cloud session and K/V are freed.</summary>
+    public Task CloseConversationAsync(string conversation) =>
+        client.GetGrain<ISessionGrain>($"{deviceId}/{conversation}").CloseAsync().WaitAsync(CloseTimeout);
 
     /// <summary>How long closing a session may take once the answer is done.</summary>
     public static TimeSpan CloseTimeout { get; } = TimeSpan.FromSeconds(5);

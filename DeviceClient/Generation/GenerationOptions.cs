@@ -12,6 +12,14 @@ public sealed record GenerationOptions
     public int MaxNewTokens { get; init; } = 96;
     /// <summary>Target offload ratio for <c>synera</c> and <c>route</c>.</summary>
     public double Budget { get; init; } = 0.1;
+
+    /// <summary>
+    /// A conversation this answer continues (any name unique on the device), or null for a one-off answer. Its cloud
+    /// session (<c>{deviceId}/{Conversation}</c>) stays open after the answer, and the next turn re-opens it with the
+    /// longer prompt: the verifier keeps the K/V of the prefix both share instead of prefilling it again. Close it
+    /// with <see cref="DeviceGenerator.CloseConversationAsync"/>.
+    /// </summary>
+    public string? Conversation { get; init; }
     public ConfidenceMetric Metric { get; init; } = ConfidenceMetric.TopProbability;
     /// <summary><c>synera</c> or <c>route</c> with a fixed confidence threshold and no budget (a threshold sweep, or the same
     /// token selection for both); null = their own policies under the budget.</summary>

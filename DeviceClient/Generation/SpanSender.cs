@@ -57,9 +57,14 @@ internal sealed class SpanSender : IAsyncDisposable
                 if (round <= refusedRound) { await events.WriteAsync(new SpanRefused(request.Seq), cancellation); continue; }
                 await link.UplinkAsync(request.WireBytes, cancellation);
                 EnqueueStatus status;
+                // The root of this span's trace: the session grain, the verifier and the verdict's delivery join it.
+                using var activity = DeviceTracing.Source.StartActivity("span", System.Diagnostics.ActivityKind.Client);
+                activity?.SetTag("synera.session", request.SessionId).SetTag("synera.seq", request.Seq)
+                    .SetTag("synera.context_tokens", request.ContextTokenIds.Length).SetTag("synera.drafts", request.DraftTokenIds.Length);
                 try
                 {
                     status = await session.VerifyAsync(request).WaitAsync(CallTimeout, cancellation);
+                    activity?.SetTag("synera.status", status.ToString());
                 }
                 catch (Exception e) when (IsTransient(e) && !cancellation.IsCancellationRequested)
                 {

@@ -9,6 +9,7 @@ public static class SyneraClientBuilderExtensions
     public static IClientBuilder AddSyneraClient(this IClientBuilder client, ClientSecurity? security = null)
     {
         client.AddMemoryStreams(SyneraNames.StreamProvider);
+        client.AddActivityPropagation();   // a span's trace continues through the grains it calls
         if (security is null) return client;
         client.Services.AddSingleton(security);
         client.AddOutgoingGrainCallFilter<CredentialsCallFilter>();

@@ -38,6 +38,7 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
+        silo.AddActivityPropagation();   // grain calls continue the caller's trace (device → session → verifier)
         silo.Services.AddOptions<SecurityOptions>();
         silo.Services.AddSingleton<DeviceRecordCache>();
         silo.AddIncomingGrainCallFilter<TrustBoundaryCallFilter>();   // the trust boundary: internal methods, operator methods, device keys
@@ -46,6 +47,7 @@ public static class SyneraSiloBuilderExtensions
             silo.Services.AddSingleton(CreateEngine);
             silo.Services.AddHostedService<VerifierEngineHost>();
             silo.Services.AddHostedService<VerifierLoadPublisher>();
+            silo.Services.AddHostedService<VerifierActivityLog>();
         }
         else
         {

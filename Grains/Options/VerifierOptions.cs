@@ -61,6 +61,9 @@ public sealed class VerifierOptions
     /// </summary>
     public int MaxQueuedSpansPerDevice { get; set; } = 64;
 
+    /// <summary>How often a verifier silo logs what it served (spans, sessions, p99); zero or less turns it off.</summary>
+    public TimeSpan ActivityLogPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// Weight of each session tier under load (<c>Synera:Verifier:TierWeights:premium = 2</c>). A session of weight w
     /// scales its budget by f^(1/w), where f is the verifier's load factor: all tiers keep their full budget when

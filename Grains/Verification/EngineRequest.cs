@@ -17,6 +17,9 @@ public sealed class EngineRequest(VerifyRequest request, long arrivalTimestamp, 
     /// <summary>Cloud-side tokens still to generate (<c>llm</c> mode); 0 for pure verification.</summary>
     public int RemainingNewTokens { get; set; } = request.MaxNewTokens;
 
+    /// <summary>The trace the request arrived in (the enqueue call's activity): the engine's work on it joins that trace.</summary>
+    public System.Diagnostics.ActivityContext Parent { get; init; }
+
     /// <summary>True for the continuation steps of cloud-side generation (no drafts, no context).</summary>
     public bool IsContinuation { get; init; }
 

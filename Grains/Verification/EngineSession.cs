@@ -23,8 +23,9 @@ public sealed class EngineSession(string sessionId, IEnumerable<int> history, in
     /// <summary>The kept row standing in for the first row of this step's output (set by the input builder).</summary>
     public float[]? KeptRow { get; set; }
 
-    /// <summary>Set when the session was (re)initialised: its old KV cache must be dropped first.</summary>
-    public bool NeedsKvReset { get; set; }
+    /// <summary>Set when the session was (re)initialised: how many leading positions of its old KV cache are still
+    /// valid (the prefix its old and new histories share; 0 = drop it all). Applied before the next forward.</summary>
+    public int? KvKeep { get; set; }
 
     /// <summary>End position of the last span queued (where the next request must start).</summary>
     public int QueuedEnd { get; set; } = history.Count();

@@ -60,15 +60,19 @@ public sealed class VerificationEngine : IDisposable
             if (setup is not null)
             {
                 scheduler.RemoveSession(request.SessionId);
+                // A session set up again (a new turn of its conversation, a failover, a resync) keeps the K/V of the
+                // prefix its old and new histories share: same tokens at the same positions give the same K/V.
+                int keep = sessions.TryGetValue(request.SessionId, out var old) ? CommonPrefix(old.Tokens, setup.History) : 0;
                 sessions[request.SessionId] = new EngineSession(request.SessionId, setup.History, setup.Epoch, setup.Sampling, setup.LatencyTargetMs)
                 {
-                    NeedsKvReset = true,
+                    KvKeep = keep,
                 };
             }
             if (!sessions.TryGetValue(request.SessionId, out var session)) return EnqueueStatus.NeedsHistory;
             session.LastActive = Stopwatch.GetTimestamp();
             if (request.Epoch != session.Epoch || request.StartPosition != session.QueuedEnd) return EnqueueStatus.Stale;
-            if (!scheduler.TryAdd(new EngineRequest(request, Stopwatch.GetTimestamp(), session.LatencyTargetMs))) return EnqueueStatus.Overloaded;
+            if (!scheduler.TryAdd(new EngineRequest(request, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { Parent = Activity.Current?.Context ?? default }))
+                return EnqueueStatus.Overloaded;
             session.QueuedEnd = request.StartPosition + request.NumTokens;
         }
         signal.Release();
@@ -89,6 +93,13 @@ public sealed class VerificationEngine : IDisposable
         if (!(setup.LatencyTargetMs >= SessionOptions.MinLatencyTargetMs && setup.LatencyTargetMs <= SessionOptions.MaxLatencyTargetMs))
             return $"latency target {setup.LatencyTargetMs} ms is outside [{SessionOptions.MinLatencyTargetMs}, {SessionOptions.MaxLatencyTargetMs}]";
         return null;
+    }
+
+    private static int CommonPrefix(List<int> a, int[] b)
+    {
+        int n = 0;
+        while (n < a.Count && n < b.Length && a[n] == b[n]) n++;
+        return n;
     }
 
     /// <summary>Whether the session is known here (any thread).</summary>
@@ -154,10 +165,21 @@ public sealed class VerificationEngine : IDisposable
                 work.Add((request, session, BuildInput(request, session)));
             }
         }
+        var stepStart = DateTime.UtcNow;
         if (work.Count > 0) RunBatch(work, verdicts);
+        // Each request's part in this step joins the trace it arrived in; its verdict's delivery is a child of that.
+        var parents = new Dictionary<(string, long), ActivityContext>();
+        foreach (var r in output.Requests) parents.TryAdd((r.SessionId, r.Request.Seq), r.Parent);
         // In request order per session: a request found stale in this step must not overtake the verdict of the one
         // before it, which is what made it stale.
-        foreach (var (session, verdict) in verdicts.OrderBy(v => v.verdict.Seq)) Deliver(session, verdict);
+        foreach (var (session, verdict) in verdicts.OrderBy(v => v.verdict.Seq))
+        {
+            var parent = parents.GetValueOrDefault((verdict.SessionId, verdict.Seq));
+            using var verify = parent == default ? null : VerifierTracing.Source.StartActivity("verify", ActivityKind.Internal, parent, startTime: stepStart);
+            verify?.SetTag("synera.session", verdict.SessionId).SetTag("synera.seq", verdict.Seq).SetTag("synera.verdict", verdict.Kind.ToString())
+                .SetTag("synera.accepted", verdict.NumAccepted).SetTag("synera.batch_size", work.Count).SetTag("synera.step_tokens", output.NumScheduledTokens);
+            Deliver(session, verdict, verify?.Context ?? parent);
+        }
         return output.Requests.Count;
     }
 
@@ -186,7 +208,7 @@ public sealed class VerificationEngine : IDisposable
     {
         var s = sessions.GetValueOrDefault(r.SessionId);
         if (s is null) return r.Request.NumTokens;
-        var cached = s.NeedsKvReset ? 0 : CachedFor(r, s);
+        var cached = s.KvKeep is { } keep ? Math.Min(keep, Math.Min(runner.KvCache.CachedLength(s.SessionId), s.Tokens.Count - 1)) : CachedFor(r, s);
         return s.Tokens.Count - cached + r.Request.NumTokens;
     }
 
@@ -208,7 +230,13 @@ public sealed class VerificationEngine : IDisposable
     private RunnerInput BuildInput(EngineRequest request, EngineSession session)
     {
         var id = session.SessionId;
-        if (session.NeedsKvReset) { runner.KvCache.Release(id); session.NeedsKvReset = false; session.NextLogits = null; }
+        if (session.KvKeep is { } keep)
+        {
+            if (keep == 0) runner.KvCache.Release(id);
+            else runner.KvCache.Truncate(id, Math.Min(keep, runner.KvCache.CachedLength(id)));
+            session.KvKeep = null;
+            session.NextLogits = null;
+        }
         int cached = CachedFor(request, session);
         runner.KvCache.Truncate(id, cached);
         if (cached == 0 && session.Tokens.Count > 1 && !everCached.Add(id))
@@ -331,7 +359,7 @@ public sealed class VerificationEngine : IDisposable
             return;
         }
         var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [] };
-        scheduler.TryAdd(new EngineRequest(next, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { IsContinuation = true, RemainingNewTokens = remaining }, force: true);
+        scheduler.TryAdd(new EngineRequest(next, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { IsContinuation = true, RemainingNewTokens = remaining, Parent = request.Parent }, force: true);
     }
 
     private Verdict Stale(EngineRequest request, EngineSession session) =>
@@ -342,12 +370,18 @@ public sealed class VerificationEngine : IDisposable
             session.Tokens.Count, Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds, message);
 
     /// <summary>Hands verdicts to the sink, in order per session.</summary>
-    private void Deliver(EngineSession? session, Verdict verdict)
+    private void Deliver(EngineSession? session, Verdict verdict, ActivityContext trace = default)
     {
-        Task Send() => sink.DeliverAsync(verdict).ContinueWith(t =>
+        Task Send()
         {
-            if (t.Exception is not null) logger.LogWarning(t.Exception, "Delivering verdict {Seq} of {Session} failed", verdict.Seq, verdict.SessionId);
-        }, TaskScheduler.Default);
+            // The delivery call (and the session grain's stream publish behind it) joins the span's trace.
+            using var delivery = trace == default ? null : VerifierTracing.Source.StartActivity("verdict", ActivityKind.Producer, trace);
+            delivery?.SetTag("synera.session", verdict.SessionId).SetTag("synera.seq", verdict.Seq);
+            return sink.DeliverAsync(verdict).ContinueWith(t =>
+            {
+                if (t.Exception is not null) logger.LogWarning(t.Exception, "Delivering verdict {Seq} of {Session} failed", verdict.Seq, verdict.SessionId);
+            }, TaskScheduler.Default);
+        }
         if (session is null) { _ = Send(); return; }
         lock (gate) session.LastDelivery = session.LastDelivery.ContinueWith(_ => Send(), TaskScheduler.Default).Unwrap();
     }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -38,9 +39,10 @@ public static class GenerateCommand
         var deviceId = new Option<string?>("--device-id") { Description = "this device's id: its offload account follows it across runs (default: a new device)" };
         var maxBytes = new Option<double>("--max-bytes-per-second") { Description = "cap on the bytes/s sent for verification (0 = none); beyond it tokens stay the SLM's" };
         var repeat = new Option<int>("--repeat") { Description = "generate this many times (a device client's steady load)", DefaultValueFactory = _ => 1 };
+        var telemetry = new Option<bool>("--telemetry") { Description = "print one verified span's trace (device → session grain → verifier → verdict) and the Synera meters at the end" };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes, telemetry,
         };
         var security = new ClientSecurityOptions();
         security.AddTo(command);
@@ -59,6 +61,8 @@ public static class GenerateCommand
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), TopK = parse.GetValue(topK), Seed = parse.GetValue(seed),
                 Link = new LinkOptions(parse.GetValue(rtt), parse.GetValue(bandwidth), parse.GetValue(deviceMs)),
             };
+            using var recorder = parse.GetValue(telemetry) ? new Telemetry.TelemetryRecorder() : null;
+            using var export = SyneraServiceDefaults.StartOtlpExportIfConfigured(parse.GetValue(deviceId) ?? "synera-device");
             var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort)
@@ -76,6 +80,12 @@ public static class GenerateCommand
                 if (s.NumByteCappedOffloads > 0) AnsiConsole.MarkupLine($"[grey]{s.NumByteCappedOffloads} flagged tokens stayed on the device (byte cap)[/]");
                 if (s.CloudError is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]the cloud failed a request, the SLM finished the answer: {s.CloudError}[/]");
                 if (s.NumVerdictTimeouts > 0) AnsiConsole.MarkupLine($"[yellow]no verdict within the timeout, the SLM finished the answer[/]");
+            }
+            if (recorder is not null)
+            {
+                await Task.Delay(200, CancellationToken.None);   // the last verdict deliveries end their activities
+                Console.WriteLine(recorder.SpanTrace() ?? "no span reached the verifier (nothing was offloaded)");
+                Console.Write(recorder.Meters());
             }
             return 0;
         });

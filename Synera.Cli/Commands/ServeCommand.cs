@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -33,6 +34,7 @@ public static class ServeCommand
         {
             if (parse.GetValue(port) is < 1 or > 65535) throw new ArgumentException("--port must be in 1..65535");
             var draftDir = RepoPaths.DraftModel;
+            using var export = SyneraServiceDefaults.StartOtlpExportIfConfigured(parse.GetValue(deviceId) ?? "synera-serve");
             var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
             using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort) : ((string, int)?)null;

@@ -24,6 +24,8 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
     public const string DefaultModelId = "synera";
     public const int DefaultMaxQueued = 8;
     private int inFlight;
+    // Conversations whose cloud sessions stay open between turns (at most 8: a device holds at most 16 sessions).
+    private readonly ConversationCache conversations = new(8, generator.CloseConversationAsync);
 
     /// <summary>Requests admitted (answering or waiting for the device's SLM) beyond which new ones get 429.</summary>
     public int MaxQueued => maxQueued;
@@ -43,6 +45,7 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
             data = new[] { new { id = modelId, @object = "model", created = 0, owned_by = "synera" } },
         }));
         app.MapPost("/v1/chat/completions", ChatCompletions);
+        app.Lifetime.ApplicationStopping.Register(() => conversations.CloseAllAsync().Wait(TimeSpan.FromSeconds(5)));
         return app;
     }
 
@@ -77,8 +80,14 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
             await Error(http, 429, $"this device is answering 1 request and has {maxQueued} waiting; retry shortly", "rate_limit_error", null, "rate_limit_exceeded");
             return;
         }
-        try { await Answer(http, request, promptIds); }
-        finally { Interlocked.Decrement(ref inFlight); }
+        // A request that extends an earlier turn continues its conversation: the cloud keeps the shared prefix's K/V.
+        var conversation = conversations.Continue(promptIds);
+        try { await Answer(http, request with { Options = request.Options with { Conversation = conversation } }, promptIds); }
+        finally
+        {
+            Interlocked.Decrement(ref inFlight);
+            await conversations.Remember(conversation, promptIds);
+        }
     }
 
     private async Task Answer(HttpContext http, ChatRequest request, int[] promptIds)

@@ -83,6 +83,37 @@ public class OpenAiServerTests(ShippedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task AConversationsNextTurnReusesTheCloudsKvForTheSharedPrefix()
+    {
+        var engine = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Synera.Grains.Verification.VerificationEngine>(fixture.Cluster.SiloServices);
+        object Turns(params (string role, string content)[] turns) => new Dictionary<string, object?>
+        {
+            ["model"] = "synera", ["max_tokens"] = 40, ["synera"] = new { mode = "synera", budget = 1.0 },
+            ["messages"] = turns.Select(t => new { t.role, t.content }).ToArray(),
+        };
+        (string role, string content)[] first = [("system", "Answer briefly."), ("user", "What is 123+456?")];
+        await Serve(async http =>
+        {
+            var one = (await (await http.PostAsJsonAsync("/v1/chat/completions", Turns(first))).Content.ReadFromJsonAsync<JsonObject>())!;
+            var answer = one["choices"]![0]!["message"]!["content"]!.GetValue<string>();
+            (string, string)[] second = [.. first, ("assistant", answer), ("user", "What is 2+2?")];
+
+            // The second turn continues the first's conversation; the same three turns sent again (nothing extends
+            // them in the server's memory) start a new one. Both are answered alike; only the prefill differs.
+            long before = engine.Stats.ProcessedTokens;
+            var two = (await (await http.PostAsJsonAsync("/v1/chat/completions", Turns(second))).Content.ReadFromJsonAsync<JsonObject>())!;
+            long continued = engine.Stats.ProcessedTokens - before;
+            before = engine.Stats.ProcessedTokens;
+            var fresh = (await (await http.PostAsJsonAsync("/v1/chat/completions", Turns(second))).Content.ReadFromJsonAsync<JsonObject>())!;
+            long anew = engine.Stats.ProcessedTokens - before;
+
+            Assert.Equal(fresh["choices"]![0]!["message"]!["content"]!.GetValue<string>(), two["choices"]![0]!["message"]!["content"]!.GetValue<string>());
+            int shared = Tokenizer.EncodeChat([new("system", "Answer briefly."), new("user", "What is 123+456?")]).Length;
+            Assert.True(anew - continued >= shared - 2, $"the continued turn ran {continued} tokens through the LLM, a new conversation {anew}; the first turn's prompt alone is {shared}");
+        });
+    }
+
+    [Fact]
     public async Task BadRequestsGetOpenAiErrorsWithTheRightStatus()
     {
         await Serve(async http =>
