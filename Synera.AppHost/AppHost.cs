@@ -1,6 +1,7 @@
 // The developer cluster in the production shape: a Redis-protocol store (Garnet, in its own process; real Redis in
 // production), a frontend silo with the devices' gateway, two verifier silos serving the shipped target model, and two
-// sample devices at different budgets drafting with the shipped ONNX SLM. Dashboard: http://localhost:15888.
+// sample devices at different budgets drafting with the shipped ONNX SLM. Dashboard: http://localhost:15888; the Orleans
+// dashboard (silos, grains, calls) on the frontend: http://localhost:8090.
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 var builder = DistributedApplication.CreateBuilder(args);
 var root = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 var synera = Path.Combine(root, "synera");      // builds the CLI when needed, then runs it
-const int StorePort = 6390, FrontendGateway = 30000;
+const int StorePort = 6390, FrontendGateway = 30000, OrleansDashboardPort = 8090;
 // How often each verifier silo logs what it served (the AppHost test asks for a short period).
 var activityLogPeriod = builder.Configuration["VerifierActivityLogPeriod"] ?? "00:00:30";
 
@@ -33,7 +34,9 @@ IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, i
         .WithEnvironment("Synera__Verifier__Threads", "1")
         .WithEnvironment("Synera__Verifier__ActivityLogPeriod", activityLogPeriod)
         .WaitFor(store);
-var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCheck("gateway-listening");
+var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCheck("gateway-listening")
+    .WithEnvironment("Synera__Dashboard", "true")                                       // the Orleans dashboard
+    .WithHttpEndpoint(port: OrleansDashboardPort, name: "orleans-dashboard", isProxied: false);
 Silo("verifier-1", "verifier", 11112, 30001);
 Silo("verifier-2", "verifier", 11113, 30002);
 

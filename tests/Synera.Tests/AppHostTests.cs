@@ -10,7 +10,7 @@ namespace Synera.Tests;
 /// <summary>
 /// The developer cluster as <c>dotnet run --project Synera.AppHost</c> starts it, through Aspire.Hosting.Testing: the
 /// store, the frontend silo, two verifier silos and two sample devices. A device's answer must complete through the
-/// frontend's gateway and a verifier silo, and both verifier silos must serve.
+/// frontend's gateway and a verifier silo, both verifier silos must serve, and the Orleans dashboard must answer.
 /// </summary>
 public class AppHostTests(ITestOutputHelper output)
 {
@@ -70,6 +70,10 @@ public class AppHostTests(ITestOutputHelper output)
             Assert.Fail($"within 6 minutes: answered {answered}, verifier-1 served {served1}, verifier-2 served {served2} (resource logs above)");
         }
         Assert.Contains(lines["device-standard"], l => System.Text.RegularExpressions.Regex.IsMatch(l, @"synera: \d+ tokens, offload ratio"));
+        // The Orleans dashboard answers on the frontend.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var dashboard = await http.GetAsync("http://127.0.0.1:8090/", timeout.Token);
+        Assert.True(dashboard.IsSuccessStatusCode, $"Orleans dashboard: {(int)dashboard.StatusCode}");
         await app.StopAsync(CancellationToken.None);
     }
 }
