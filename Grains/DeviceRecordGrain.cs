@@ -19,8 +19,7 @@ public sealed class DeviceRecordGrain(
         if (DeviceIdentity.ProblemWithId(DeviceId) is { } badId) throw new SyneraRequestException(badId);
         if (keyHash is not { Length: 64 } || !keyHash.All(Uri.IsHexDigit)) throw new SyneraRequestException("the key hash must be a SHA-256 in hex (64 digits)");
         if (limits is null) throw new SyneraRequestException("no limits given");
-        if (limits.Tier is null || verifierOptions.Value.WeightOf(limits.Tier) is null)
-            throw new SyneraRequestException($"tier '{limits.Tier}' is not one of this deployment's: {string.Join(", ", verifierOptions.Value.TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}");
+        if (verifierOptions.Value.TierProblem(limits.Tier) is { } badTier) throw new SyneraRequestException(badTier);
         if (!(limits.BudgetCeiling is >= 0 and <= 1)) throw new SyneraRequestException($"budget ceiling {limits.BudgetCeiling} is outside [0, 1]");
         if (!(limits.MaxBytesPerSecond >= 0) || double.IsInfinity(limits.MaxBytesPerSecond)) throw new SyneraRequestException($"byte cap {limits.MaxBytesPerSecond} B/s must be ≥ 0 (0 = none)");
         var record = new DeviceRecord(DeviceId, keyHash.ToUpperInvariant(), limits.Tier, limits.BudgetCeiling, limits.MaxBytesPerSecond, DateTime.UtcNow);

@@ -47,8 +47,7 @@ public sealed class SessionGrain(
         if (options.Sampling.Problem() is { } sampling) throw new SyneraRequestException(sampling);
         if (!(options.LatencyTargetMs >= SessionOptions.MinLatencyTargetMs && options.LatencyTargetMs <= SessionOptions.MaxLatencyTargetMs))
             throw new SyneraRequestException($"latency target {options.LatencyTargetMs} ms is outside [{SessionOptions.MinLatencyTargetMs}, {SessionOptions.MaxLatencyTargetMs}] ms");
-        if (options.Tier is null || verifierOptions.Value.WeightOf(options.Tier) is null)
-            throw new SyneraRequestException($"tier '{options.Tier}' is not one of this deployment's: {string.Join(", ", verifierOptions.Value.TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}");
+        if (verifierOptions.Value.TierProblem(options.Tier) is { } badTier) throw new SyneraRequestException(badTier);
         var s = state.State;
         // The session's verifier activation: placed on the least-loaded verifier silo at its first call, then sticky.
         s.VerifierId = SessionId;

@@ -23,7 +23,8 @@ public sealed record ClientSecurity(string? DeviceId = null, string? DeviceKey =
 /// <paramref name="TrustedThumbprint"/> (a self-signed cluster certificate, <c>synera tls create</c>). Anything else is
 /// refused before a byte of Orleans traffic.
 /// </summary>
-/// <param name="TargetHost">The name the certificate must carry (SNI and name check); default the certificate's own name when pinned.</param>
+/// <param name="TargetHost">The name the certificate must carry (SNI and name check); default the gateway's address. A
+/// pinned certificate is trusted whatever its name.</param>
 public sealed record ClientTls(string? TrustedThumbprint = null, string? TargetHost = null)
 {
     internal void Configure(TlsOptions o)

@@ -75,6 +75,11 @@ public sealed class VerifierOptions
     /// <summary>The weight of <paramref name="tier"/>, or null when it is not a tier of this deployment.</summary>
     public double? WeightOf(string tier) =>
         TierWeights.TryGetValue(tier, out var w) ? w : tier == SessionOptions.DefaultTier || TierWeights.Count == 0 ? 1.0 : null;
+
+    /// <summary>What is wrong with <paramref name="tier"/> as a tier of this deployment, or null.</summary>
+    public string? TierProblem(string? tier) =>
+        tier is not null && WeightOf(tier) is not null ? null
+        : $"tier '{tier}' is not one of this deployment's: {string.Join(", ", TierWeights.Keys.Append(SessionOptions.DefaultTier).Distinct())}";
 }
 
 /// <summary>Checks <see cref="VerifierOptions"/> at start-up.</summary>

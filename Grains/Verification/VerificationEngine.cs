@@ -168,13 +168,18 @@ public sealed class VerificationEngine : IDisposable
         var stepStart = DateTime.UtcNow;
         if (work.Count > 0) RunBatch(work, verdicts);
         // Each request's part in this step joins the trace it arrived in; its verdict's delivery is a child of that.
-        var parents = new Dictionary<(string, long), ActivityContext>();
-        foreach (var r in output.Requests) parents.TryAdd((r.SessionId, r.Request.Seq), r.Parent);
+        // Nothing to join when no one listens to the verifier's traces: the step's hot path then skips the bookkeeping.
+        Dictionary<(string, long), ActivityContext>? parents = null;
+        if (VerifierTracing.Source.HasListeners())
+        {
+            parents = [];
+            foreach (var r in output.Requests) parents.TryAdd((r.SessionId, r.Request.Seq), r.Parent);
+        }
         // In request order per session: a request found stale in this step must not overtake the verdict of the one
         // before it, which is what made it stale.
         foreach (var (session, verdict) in verdicts.OrderBy(v => v.verdict.Seq))
         {
-            var parent = parents.GetValueOrDefault((verdict.SessionId, verdict.Seq));
+            var parent = parents?.GetValueOrDefault((verdict.SessionId, verdict.Seq)) ?? default;
             using var verify = parent == default ? null : VerifierTracing.Source.StartActivity("verify", ActivityKind.Internal, parent, startTime: stepStart);
             verify?.SetTag("synera.session", verdict.SessionId).SetTag("synera.seq", verdict.Seq).SetTag("synera.verdict", verdict.Kind.ToString())
                 .SetTag("synera.accepted", verdict.NumAccepted).SetTag("synera.batch_size", work.Count).SetTag("synera.step_tokens", output.NumScheduledTokens);

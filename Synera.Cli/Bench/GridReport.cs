@@ -8,7 +8,8 @@ namespace Synera.Cli.Bench;
 /// <summary>Writes the grid's results: results.json, results.csv, capacity.json, PNG plots (ScottPlot) and summary.md.</summary>
 public static class GridReport
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    /// <summary>How every result file is written: indented snake_case, NaN allowed (a row with no samples).</summary>
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static void Write(string dir, IReadOnlyList<GridRow> rows, GridCapacity? capacity, string machine, bool quick)
     {

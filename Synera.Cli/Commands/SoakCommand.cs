@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Spectre.Console;
 using Synera.Cli.Soak;
 using Synera.DeviceClient.Hosting;
@@ -15,12 +14,6 @@ namespace Synera.Cli.Commands;
 /// </summary>
 public static class SoakCommand
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     public static Command Create()
     {
         var devices = new Option<int>("--devices") { Description = "simulated devices, all at once", DefaultValueFactory = _ => 100 };
@@ -49,7 +42,7 @@ public static class SoakCommand
             var dir = parse.GetValue(output)!;
             Directory.CreateDirectory(dir);
             var path = Path.Combine(dir, "soak.json");
-            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(result, Json), cancellation);
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(result, Bench.GridReport.Json), cancellation);
             AnsiConsole.MarkupLineInterpolated($"{result.TokensCommitted} tokens committed in {result.Answers} answers, {result.TokensLost} lost, {result.Deadlocks} deadlocked; memory growth after minute 2: {(result.MemoryGrowth is { } g ? $"{g:P1}" : "n/a (under 3 minutes)")}; wrote {path}");
             return result.TokensLost == 0 && result.Deadlocks == 0 ? 0 : 1;
         });
