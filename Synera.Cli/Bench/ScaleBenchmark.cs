@@ -11,7 +11,10 @@ using Synera.Silo.Hosting;
 namespace Synera.Cli.Bench;
 
 /// <summary>Verified tokens/s of one measurement and where the sessions ran.</summary>
-public sealed record ScaleRow(int VerifierSilos, int Devices, double VerifiedTokensPerSecond, Dictionary<string, int> SessionsPerSilo);
+/// <param name="CpuPercent">CPU each process used over the measurement (100 = one core), and their total: a total near
+/// 100 × the cores means the machine, not the verifiers, set the rate.</param>
+public sealed record ScaleRow(int VerifierSilos, int Devices, double VerifiedTokensPerSecond, Dictionary<string, int> SessionsPerSilo,
+    Dictionary<string, double> CpuPercent);
 
 /// <summary>
 /// <c>synera bench scale</c>: the same load against one verifier silo, then two, each a process of its own pinned to one
@@ -25,23 +28,33 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
     {
         using var store = new EmbeddedStore();
         var ports = Enumerable.Range(0, 6).Select(_ => EmbeddedCluster.FreePort()).ToArray();
-        using var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "scale-frontend.log"));
-        using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"));
+        using var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "scale-frontend.log"), steadyState: true);
+        using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"), steadyState: true);
+        var processes = new List<(string name, Func<TimeSpan> cpu)>
+        {
+            ("load generator and store", () => Process.GetCurrentProcess().TotalProcessorTime),
+            ("frontend", () => frontend.CpuTime),
+            ("verifier a", () => first.CpuTime),
+        };
         await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
         var management = client.Client.GetGrain<IManagementGrain>(0);
         await SiloProcess.WaitForActiveSilosAsync(management, 2, null, cancellation);
-        var one = await MeasureAsync(client.Client, management, 1, devices, measure, cancellation);
+        var one = await MeasureAsync(client.Client, 1, devices, measure, processes, cancellation);
         report($"1 verifier silo: {one.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(one)})");
-        using var second = SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "scale-verifier-b.log"));
+        using var second = SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "scale-verifier-b.log"), steadyState: true);
+        processes.Add(("verifier b", () => second.CpuTime));
         await SiloProcess.WaitForActiveSilosAsync(management, 3, null, cancellation);
-        var two = await MeasureAsync(client.Client, management, 2, devices, measure, cancellation);
+        var two = await MeasureAsync(client.Client, 2, devices, measure, processes, cancellation);
         report($"2 verifier silos: {two.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(two)})");
         return (one, two);
     }
 
-    private static string Sessions(ScaleRow row) => string.Join(", ", row.SessionsPerSilo.Select(kv => $"{kv.Value} sessions on {kv.Key}"));
+    private static string Sessions(ScaleRow row) =>
+        string.Join(", ", row.SessionsPerSilo.Select(kv => $"{kv.Value} sessions on {kv.Key}")) + "; CPU " +
+        string.Join(", ", row.CpuPercent.Select(kv => $"{kv.Key} {kv.Value:F0} %"));
 
-    private async Task<ScaleRow> MeasureAsync(IClusterClient client, IManagementGrain management, int silos, int devices, TimeSpan measure, CancellationToken cancellation)
+    private async Task<ScaleRow> MeasureAsync(IClusterClient client, int silos, int devices, TimeSpan measure,
+        IReadOnlyList<(string name, Func<TimeSpan> cpu)> processes, CancellationToken cancellation)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         long judged = 0;
@@ -52,6 +65,7 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
             if (Volatile.Read(ref counting)) Interlocked.Add(ref judged, n);
         }, stop.Token))).ToList();
         await Task.Delay(TimeSpan.FromSeconds(5), cancellation);           // warm-up: sessions placed, caches filled
+        var cpuBefore = processes.Select(p => p.cpu()).ToArray();
         var clock = Stopwatch.StartNew();
         Volatile.Write(ref counting, true);
         await Task.Delay(measure / 2, cancellation);
@@ -60,9 +74,11 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
         await Task.Delay(measure / 2, cancellation);
         Volatile.Write(ref counting, false);
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpu = processes.Select((p, i) => (p.name, percent: 100 * (p.cpu() - cpuBefore[i]).TotalSeconds / seconds)).ToDictionary(p => p.name, p => Math.Round(p.percent, 1));
+        cpu["total"] = Math.Round(cpu.Values.Sum(), 1);
         stop.Cancel();
         try { await Task.WhenAll(tasks); } catch (OperationCanceledException) { }
-        return new ScaleRow(silos, devices, Interlocked.Read(ref judged) / seconds, sessionsPerSilo);
+        return new ScaleRow(silos, devices, Interlocked.Read(ref judged) / seconds, sessionsPerSilo, cpu);
     }
 
     /// <summary>A device without an SLM: 4 random drafts per span, the next span as soon as the verdict arrives, a new

@@ -17,7 +17,11 @@ public sealed class SiloProcess : IDisposable
     public int GatewayPort { get; }
 
     /// <summary>Starts <c>synera silo</c> with this program's own binary; its output goes to <paramref name="logPath"/>.</summary>
-    public static SiloProcess Start(string role, string redis, int siloPort, int gatewayPort, int threads, string logPath, double probeTimeoutSeconds = 1)
+    /// <param name="steadyState">JIT every method fully optimised at its first call (no tiered compilation): a
+    /// throughput measurement then does not share the cores with the JIT re-compiling hot methods in the background,
+    /// which took a third of a core per silo for the first minute here.</param>
+    public static SiloProcess Start(string role, string redis, int siloPort, int gatewayPort, int threads, string logPath, double probeTimeoutSeconds = 1,
+        bool steadyState = false)
     {
         var dll = typeof(SiloProcess).Assembly.Location;
         var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
@@ -28,6 +32,7 @@ public sealed class SiloProcess : IDisposable
                      "--threads", threads.ToString(), "--probe-timeout", probeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
         info.Environment["DOTNET_gcServer"] = "0";
+        if (steadyState) info.Environment["DOTNET_TieredCompilation"] = "0";
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
@@ -38,6 +43,16 @@ public sealed class SiloProcess : IDisposable
     }
 
     /// <summary>SIGKILL: the silo gets no chance to leave; its membership row stays until the others declare it dead.</summary>
+    /// <summary>CPU time the process has used so far (all its threads).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            Process.Refresh();
+            return Process.HasExited ? TimeSpan.Zero : Process.TotalProcessorTime;
+        }
+    }
+
     public void Kill()
     {
         if (!Process.HasExited) Process.Kill(entireProcessTree: true);

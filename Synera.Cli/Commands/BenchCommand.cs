@@ -313,6 +313,7 @@ public static class BenchCommand
                 tok_s_1 = one.VerifiedTokensPerSecond, tok_s_2 = two.VerifiedTokensPerSecond,
                 ratio = two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond,
                 sessions_per_silo_1 = one.SessionsPerSilo, sessions_per_silo_2 = two.SessionsPerSilo,
+                cpu_percent_1 = one.CpuPercent, cpu_percent_2 = two.CpuPercent,
                 devices = parse.GetValue(devices), threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"ratio {two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond:F2}; wrote {Markup.Escape(path)}");
