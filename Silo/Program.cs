@@ -12,6 +12,9 @@ using Synera.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+// Under the AppHost, Aspire's Orleans integration points Orleans' providers at the store by service key: one Redis
+// connection (with its health check and traces) per key.
+foreach (var key in SyneraClusteringExtensions.OrleansServiceKeys(builder.Configuration)) builder.AddKeyedRedisClient(key);
 var servesDashboard = builder.Configuration.GetValue<bool>("Synera:Dashboard");
 if (!servesDashboard) builder.WebHost.UseUrls("http://127.0.0.1:0");   // no web surface of its own
 builder.UseOrleans(silo => silo.UseSyneraClustering(builder.Configuration).UseSyneraTls(builder.Configuration).AddSynera(builder.Configuration).AddDashboard());

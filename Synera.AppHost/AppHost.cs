@@ -4,6 +4,7 @@
 // dashboard (silos, grains, calls) on the frontend: http://localhost:8090.
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Aspire.Hosting.Orleans;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -18,18 +19,31 @@ builder.Services.AddHealthChecks()
     .AddCheck("store-listening", () => Listening(StorePort))
     .AddCheck("gateway-listening", () => Listening(FrontendGateway));
 
-// ---- cluster store: membership and grain storage ----
-var store = builder.AddExecutable("store", synera, root, "store", "--port", StorePort.ToString())
+// ---- cluster store: membership and grain storage (Garnet, a Redis-protocol server, as its own process) ----
+var store = builder.AddResource(new ClusterStoreResource("store", synera, root, StorePort))
+    .WithArgs("store", "--port", StorePort.ToString())
     .WithHealthCheck("store-listening");
+
+// ---- Orleans, through Aspire's integration: Redis-protocol membership, session/device state and stream subscriptions
+// in the store. Each silo gets Orleans:* configuration and the store's connection string from its reference. The store
+// speaks the Redis protocol, so Orleans' Redis providers serve it (Aspire would name the provider after the resource type).
+var redisProtocol = new RedisProtocolProvider(store);
+var orleans = builder.AddOrleans("synera")
+    .WithClusterId("synera")
+    .WithServiceId("synera")
+    .WithClustering(redisProtocol)
+    .WithGrainStorage("sessions", redisProtocol)            // SyneraNames.SessionStorage
+    .WithGrainStorage("PubSubStore", redisProtocol);        // SyneraNames.PubSubStorage
 
 // ---- silos: one frontend (sessions, gateway for devices), two verifiers (the LLM) ----
 IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, int gatewayPort) =>
     builder.AddProject<Projects.Synera_Silo>(name)
+        .WithReference(orleans)
+        // Fixed ports for the endpoints the reference gives each silo (Orleans:Endpoints), so devices find the gateway.
+        .WithEndpoint("orleans-silo", e => { e.Port = siloPort; e.TargetPort = siloPort; e.IsProxied = false; })
+        .WithEndpoint("orleans-gateway", e => { e.Port = gatewayPort; e.TargetPort = gatewayPort; e.IsProxied = false; })
+        .WithEnvironment("Orleans__Endpoints__AdvertisedIPAddress", "127.0.0.1")          // one machine: loopback
         .WithEnvironment("Synera__Role", role)
-        .WithEnvironment("Synera__Cluster__Mode", "redis")
-        .WithEnvironment("Synera__Cluster__Redis", "127.0.0.1:" + StorePort)
-        .WithEnvironment("Synera__Cluster__SiloPort", siloPort.ToString())
-        .WithEnvironment("Synera__Cluster__GatewayPort", gatewayPort.ToString())
         .WithEnvironment("Synera__Verifier__ModelPath", Path.Combine(root, "models", "target"))
         .WithEnvironment("Synera__Verifier__Threads", "1")
         .WithEnvironment("Synera__Verifier__ActivityLogPeriod", activityLogPeriod)
@@ -58,4 +72,26 @@ static HealthCheckResult Listening(int port)
         return HealthCheckResult.Healthy();
     }
     catch (SocketException e) { return HealthCheckResult.Unhealthy($"nothing listens on {port} yet", e); }
+}
+
+/// <summary>The cluster's store: Garnet run by <c>synera store</c>, a Redis-protocol server other resources reach
+/// through its connection string (Aspire's Orleans integration hands it to every silo).</summary>
+sealed class ClusterStoreResource(string name, string command, string workingDirectory, int port)
+    : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
+{
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create($"127.0.0.1:{port.ToString()}");
+}
+
+/// <summary>Points an Orleans provider (clustering, grain storage) at a Redis-protocol store: Orleans' Redis provider,
+/// reaching the store through the keyed connection named after it (Aspire's own configuration would name the provider
+/// after the resource's type, which Orleans does not know).</summary>
+sealed class RedisProtocolProvider(IResourceBuilder<IResourceWithConnectionString> store) : IProviderConfiguration
+{
+    public void ConfigureResource<T>(IResourceBuilder<T> resourceBuilder, string configSectionPath) where T : IResourceWithEnvironment
+    {
+        // The section path comes without Orleans' own prefix (Clustering, GrainStorage__sessions).
+        resourceBuilder.WithEnvironment($"Orleans__{configSectionPath}__ProviderType", "Redis")
+            .WithEnvironment($"Orleans__{configSectionPath}__ServiceKey", store.Resource.Name)
+            .WithReference(store);
+    }
 }

@@ -7,7 +7,10 @@ using Synera.Abstractions;
 namespace Synera.Silo.Hosting;
 
 /// <summary>
-/// Clustering and grain storage from configuration (section <c>Synera:Cluster</c>):
+/// Clustering and grain storage from configuration. Under the AppHost, Aspire's Orleans integration configures them in
+/// Orleans' own section (<c>Orleans:Clustering</c>, <c>Orleans:GrainStorage</c>, the store's connection string), which
+/// Orleans reads itself: mode <c>orleans</c>, chosen whenever that section names a clustering provider. Otherwise
+/// section <c>Synera:Cluster</c>:
 /// <c>Mode</c> = localhost (one machine, development) or redis (real membership, <c>Redis</c> = connection string);
 /// <c>SiloPort</c>, <c>GatewayPort</c>, <c>PrimarySiloPort</c> (localhost), <c>AdvertisedAddress</c> (redis: the IP or host
 /// name other machines reach this silo at; default loopback), <c>ClusterId</c>.
@@ -19,12 +22,16 @@ public static class SyneraClusteringExtensions
     public static ISiloBuilder UseSyneraClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
         var section = configuration.GetSection("Synera:Cluster");
-        var mode = section["Mode"] ?? "localhost";
+        var mode = IsConfiguredByOrleansSection(configuration) ? "orleans" : section["Mode"] ?? "localhost";
         int siloPort = section.GetValue("SiloPort", 11111), gatewayPort = section.GetValue("GatewayPort", 30000);
         var clusterId = section["ClusterId"] ?? "synera";
-        silo.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; });
+        if (mode != "orleans") silo.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; });
         switch (mode)
         {
+            case "orleans":
+                // Membership, storage and endpoints are Orleans' (its configuration section, Orleans:Endpoints).
+                ConfigureFailureDetection(silo, section);
+                break;
             case "localhost":
                 var primary = section.GetValue("PrimarySiloPort", siloPort);
                 silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, primary), "synera", clusterId);
@@ -37,12 +44,7 @@ public static class SyneraClusteringExtensions
                 silo.AddRedisGrainStorage(SyneraNames.SessionStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
                 // Stream subscriptions too: a device's subscription to its verdicts must outlive the silo that held it.
                 silo.AddRedisGrainStorage(SyneraNames.PubSubStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
-                // How fast a silo that died without leaving is declared dead (its sessions move on only then).
-                silo.Configure<ClusterMembershipOptions>(o =>
-                {
-                    o.ProbeTimeout = section.GetValue("ProbeTimeout", o.ProbeTimeout);
-                    o.NumMissedProbesLimit = section.GetValue("NumMissedProbesLimit", o.NumMissedProbesLimit);
-                });
+                ConfigureFailureDetection(silo, section);
                 // Membership across machines: advertise the address other silos and clients reach this one at
                 // (Synera:Cluster:AdvertisedAddress, default loopback for one machine) and listen on every interface.
                 var advertised = section["AdvertisedAddress"] is { Length: > 0 } text ? ResolveAddress(text) : IPAddress.Loopback;
@@ -53,6 +55,25 @@ public static class SyneraClusteringExtensions
         }
         return silo;
     }
+
+    /// <summary>Whether Orleans' own configuration section (Aspire's Orleans integration writes it) names a clustering provider.</summary>
+    public static bool IsConfiguredByOrleansSection(IConfiguration configuration) =>
+        !string.IsNullOrEmpty(configuration["Orleans:Clustering:ProviderType"]);
+
+    /// <summary>The keyed services (Redis connections) the Orleans section's providers ask for by <c>ServiceKey</c>.</summary>
+    public static IEnumerable<string> OrleansServiceKeys(IConfiguration configuration) =>
+        new[] { configuration.GetSection("Orleans:Clustering") }
+            .Concat(configuration.GetSection("Orleans:GrainStorage").GetChildren())
+            .Select(provider => provider["ServiceKey"])
+            .OfType<string>().Where(key => key.Length > 0).Distinct();
+
+    /// <summary>How fast a silo that died without leaving is declared dead (its sessions move on only then).</summary>
+    private static void ConfigureFailureDetection(ISiloBuilder silo, IConfigurationSection section) =>
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = section.GetValue("ProbeTimeout", o.ProbeTimeout);
+            o.NumMissedProbesLimit = section.GetValue("NumMissedProbesLimit", o.NumMissedProbesLimit);
+        });
 
     private static IPAddress ResolveAddress(string text) =>
         IPAddress.TryParse(text, out var ip) ? ip

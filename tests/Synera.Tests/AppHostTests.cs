@@ -10,7 +10,8 @@ namespace Synera.Tests;
 /// <summary>
 /// The developer cluster as <c>dotnet run --project Synera.AppHost</c> starts it, through Aspire.Hosting.Testing: the
 /// store, the frontend silo, two verifier silos and two sample devices. A device's answer must complete through the
-/// frontend's gateway and a verifier silo, both verifier silos must serve, and the Orleans dashboard must answer.
+/// frontend's gateway and a verifier silo, both verifier silos must serve, and the Orleans dashboard must answer. The
+/// silos cluster through Aspire's Orleans integration (Redis-protocol membership and storage in the store).
 /// </summary>
 public class AppHostTests(ITestOutputHelper output)
 {
@@ -24,6 +25,21 @@ public class AppHostTests(ITestOutputHelper output)
         await using var app = await builder.BuildAsync(timeout.Token);
         var logs = app.Services.GetRequiredService<ResourceLoggerService>();
         var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        // Clustering comes through Aspire's Orleans integration: every silo's Orleans section names the Redis providers,
+        // keyed to the store, whose connection string it gets by reference.
+        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+        foreach (var silo in new[] { "frontend", "verifier-1", "verifier-2" })
+        {
+#pragma warning disable CS0618   // the one-call form of what its replacement (ExecutionConfigurationBuilder) gathers
+            var environment = await ((IResourceWithEnvironment)model.Resources.Single(r => r.Name == silo))
+                .GetEnvironmentVariableValuesAsync(DistributedApplicationOperation.Run);
+#pragma warning restore CS0618
+            Assert.Equal("Redis", environment["Orleans__Clustering__ProviderType"]);
+            Assert.Equal("store", environment["Orleans__Clustering__ServiceKey"]);
+            Assert.Equal("Redis", environment["Orleans__GrainStorage__sessions__ProviderType"]);
+            Assert.Equal("Redis", environment["Orleans__GrainStorage__PubSubStore__ProviderType"]);
+            Assert.Equal("127.0.0.1:6390", environment["ConnectionStrings__store"]);
+        }
         await app.StartAsync(timeout.Token);
         // Every resource's log and state, kept so that a failure says what each one was doing.
         var lines = new ConcurrentDictionary<string, ConcurrentQueue<string>>();
