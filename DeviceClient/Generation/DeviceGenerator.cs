@@ -132,6 +132,10 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         }
     }
 
+    /// <summary>Failures of the cluster itself (not refusals of the request): no silo or gateway answers.</summary>
+    private static bool IsCloudUnreachable(Exception e) =>
+        e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or Orleans.Runtime.Messaging.ConnectionFailedException;
+
     private async Task<GenerationResult> RunAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken> onToken, CancellationToken cancellation)
     {
         if (options.Conversation is { } name && (name.Length == 0 || name.Contains('/')))
@@ -143,7 +147,24 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         var session = client.GetGrain<ISessionGrain>(sessionId);
         StreamSubscriptionHandle<Verdict>? subscription = null;
         int epoch = 0, maxSpan = 64, maxSequence = runner.MaxLength;
-        if (options.Mode != GenerationMode.Slm)
+        string? unreachable = null;
+        try
+        {
+            if (options.Mode != GenerationMode.Slm) await OpenAsync();
+        }
+        catch (Exception e) when (options.Mode != GenerationMode.Llm && IsCloudUnreachable(e))
+        {
+            // The gateway's silo is stopping or gone (or the cluster does not answer): the device does not stall on the
+            // cloud. This answer is the SLM's alone and says so; the next one tries the cloud again. llm mode has no
+            // SLM answer to give, so it reports the failure.
+            unreachable = $"the cloud could not be reached, the SLM answered alone: {e.Message}";
+            if (subscription is not null)
+                try { await subscription.UnsubscribeAsync().WaitAsync(CloseTimeout); } catch (Exception) { }
+            subscription = null;
+            options = options with { Mode = GenerationMode.Slm };
+        }
+
+        async Task OpenAsync()
         {
             var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, sessionId));
             subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
@@ -173,6 +194,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         }
         // The answer is the device's once generated: a cloud that cannot be told the session is over (it went
         // away) must not take it back, so closing is bounded and its failure is reported with the answer.
+        if (unreachable is not null) return result with { Stats = result.Stats with { CloudError = unreachable } };
         var closeError = await CloseQuietlyAsync();
         return closeError is null || result.Stats.CloudError is not null ? result
             : result with { Stats = result.Stats with { CloudError = $"closing the session failed: {closeError}" } };

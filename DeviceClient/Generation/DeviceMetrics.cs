@@ -2,8 +2,9 @@ using System.Diagnostics.Metrics;
 
 namespace Synera.DeviceClient.Generation;
 
-/// <summary>The device's instruments (meter <c>Synera.Device</c>), recorded once per answer from its <see cref="GenerationStats"/>:
-/// offload ratio and acceptance rate are the ratios of these counters.</summary>
+/// <summary>The device's instruments (meter <c>Synera.Device</c>), recorded once per answer from its <see cref="GenerationStats"/>.
+/// The counters give the long-run ratios (offloaded / tokens, accepted / judged); the per-answer histograms show the
+/// same ratios and the decoding speed answer by answer, as a dashboard lists them.</summary>
 public static class DeviceMetrics
 {
     public const string MeterName = "Synera.Device";
@@ -18,6 +19,9 @@ public static class DeviceMetrics
     private static readonly Counter<long> OverBudget = Meter.CreateCounter<long>("synera.device.over_budget", "{token}", "uncertain drafts the long-run account had no credit for");
     private static readonly Histogram<double> Tpot = Meter.CreateHistogram<double>("synera.device.tpot", "ms", "time per output token of an answer");
     private static readonly Histogram<double> Ttft = Meter.CreateHistogram<double>("synera.device.ttft", "ms", "time to first token of an answer");
+    private static readonly Histogram<double> OffloadRatio = Meter.CreateHistogram<double>("synera.device.offload_ratio", description: "offloaded / committed tokens of an answer");
+    private static readonly Histogram<double> AcceptanceRate = Meter.CreateHistogram<double>("synera.device.acceptance_rate", description: "accepted / judged drafts of an answer");
+    private static readonly Histogram<double> TokensPerSecond = Meter.CreateHistogram<double>("synera.device.tokens_per_second", "{token}/s", "decoding speed of an answer (1000 / TPOT)");
 
     /// <summary>Records one finished answer, tagged with its mode.</summary>
     public static void Record(GenerationStats s)
@@ -32,6 +36,12 @@ public static class DeviceMetrics
         Bytes.Add(s.BytesUp, mode, new("direction", "up"));
         Bytes.Add(s.BytesDown, mode, new("direction", "down"));
         Ttft.Record(s.TimeToFirstTokenMs, mode);
-        if (s.NumTokens > 1) Tpot.Record(s.TimePerOutputTokenMs, mode);
+        if (s.NumTokens > 0) OffloadRatio.Record((double)s.NumOffloaded / s.NumTokens, mode);
+        if (s.NumJudged > 0) AcceptanceRate.Record((double)s.NumAccepted / s.NumJudged, mode);
+        if (s.NumTokens > 1)
+        {
+            Tpot.Record(s.TimePerOutputTokenMs, mode);
+            if (s.TimePerOutputTokenMs > 0) TokensPerSecond.Record(1000 / s.TimePerOutputTokenMs, mode);
+        }
     }
 }

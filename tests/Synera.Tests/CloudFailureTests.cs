@@ -42,5 +42,14 @@ public class CloudFailureTests(ITestOutputHelper output)
         Assert.True(result.Stats.NumVerdictTimeouts > 0 || result.Stats.CloudError is not null, "the loss of the cloud went unreported");
         // 60 tokens at 40 ms, one verdict timeout (2 s) and a bounded close (5 s) fit well within 20 s.
         Assert.True(answered < TimeSpan.FromSeconds(20), $"the answer took {answered.TotalSeconds:F0} s");
+
+        // With the silo gone, the next answer cannot even open its session: the SLM answers alone and says why; llm
+        // mode, which has no SLM answer to give, reports the failure.
+        var alone = await generator.GenerateAsync("What is 123+456?", options with { Link = new DeviceClient.Link.LinkOptions() }).WaitAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine($"after the stop: {alone.Text} ({alone.Stats.CloudError})");
+        Assert.NotEmpty(alone.TokenIds);
+        Assert.Equal(0, alone.Stats.NumOffloaded);
+        Assert.StartsWith("the cloud could not be reached", alone.Stats.CloudError);
+        await Assert.ThrowsAnyAsync<Exception>(() => generator.GenerateAsync("What is 123+456?", options with { Mode = GenerationMode.Llm }).WaitAsync(TimeSpan.FromSeconds(60)));
     }
 }

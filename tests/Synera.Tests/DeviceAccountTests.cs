@@ -95,11 +95,16 @@ public class DeviceMetricsTests
     public void AnAnswersStatsAreRecordedOnTheSyneraDeviceMeter()
     {
         var seen = new Dictionary<string, long>();
+        var ratios = new Dictionary<string, double>();
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == DeviceMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
         listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
             foreach (var tag in tags) if (tag.Key == "mode" && (string?)tag.Value == "oracle") lock (seen) seen[instrument.Name] = seen.GetValueOrDefault(instrument.Name) + value;
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag.Key == "mode" && (string?)tag.Value == "oracle") lock (ratios) ratios[instrument.Name] = value;
         });
         listener.Start();
         DeviceMetrics.Record(new GenerationStats { Mode = GenerationMode.Oracle, NumTokens = 12, NumOffloaded = 2, NumJudged = 12, NumAccepted = 10, BytesUp = 300, BytesDown = 200 });
@@ -107,5 +112,7 @@ public class DeviceMetricsTests
         Assert.Equal(2, seen["synera.device.offloaded_tokens"]);
         Assert.Equal(10, seen["synera.device.accepted_drafts"]);
         Assert.Equal(500, seen["synera.device.bytes"]);
+        Assert.Equal(2.0 / 12, ratios["synera.device.offload_ratio"], 6);
+        Assert.Equal(10.0 / 12, ratios["synera.device.acceptance_rate"], 6);
     }
 }
