@@ -20,8 +20,8 @@ namespace Synera.Grains.Security;
 /// verdict stream) must name the caller's own.</item>
 /// </list>
 /// The caller is a client when the call's source is a client id (what a gateway stamps on every call it forwards),
-/// unless it is the hosted client of a live silo (<c>sys.client/hosted-{silo}</c>: the verification engine delivering
-/// verdicts from its own thread). Calls from grains pass. A client id is chosen by the client, so keys, and TLS on the
+/// unless it is the hosted client of a silo in the cluster, active or leaving gracefully (<c>sys.client/hosted-{silo}</c>:
+/// the verification engine delivering verdicts from its own thread). Calls from grains pass. A client id is chosen by the client, so keys, and TLS on the
 /// connections, are what authenticate a device: with keys required, a client copying a hosted id still needs a key.
 /// </summary>
 public sealed class TrustBoundaryCallFilter(
@@ -116,7 +116,9 @@ public sealed class TrustBoundaryCallFilter(
         try
         {
             var silo = SiloAddress.FromParsableString(key[HostedPrefix.Length..]);
-            return !(membership.CurrentSnapshot.Members.TryGetValue(silo, out var member) && member.Status == SiloStatus.Active);
+            // A silo leaving gracefully is still one of ours: its engine delivers the verdicts it computed before it stopped.
+            return !(membership.CurrentSnapshot.Members.TryGetValue(silo, out var member)
+                     && member.Status is SiloStatus.Active or SiloStatus.ShuttingDown or SiloStatus.Stopping);
         }
         catch (FormatException) { return true; }
     }
