@@ -132,10 +132,6 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         }
     }
 
-    /// <summary>Failures of the cluster itself (not refusals of the request): no silo or gateway answers.</summary>
-    private static bool IsCloudUnreachable(Exception e) =>
-        e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or Orleans.Runtime.Messaging.ConnectionFailedException;
-
     private async Task<GenerationResult> RunAsync(int[] promptIds, GenerationOptions options, Action<GeneratedToken> onToken, CancellationToken cancellation)
     {
         if (options.Conversation is { } name && (name.Length == 0 || name.Contains('/')))
@@ -152,7 +148,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         {
             if (options.Mode != GenerationMode.Slm) await OpenAsync();
         }
-        catch (Exception e) when (options.Mode != GenerationMode.Llm && IsCloudUnreachable(e))
+        catch (Exception e) when (options.Mode != GenerationMode.Llm && SpanSender.IsTransient(e))
         {
             // The gateway's silo is stopping or gone (or the cluster does not answer): the device does not stall on the
             // cloud. This answer is the SLM's alone and says so; the next one tries the cloud again. llm mode has no

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Synera.Abstractions;
 
 namespace Synera.DeviceClient.Generation;
 
@@ -17,18 +18,13 @@ public static class DeviceMetrics
     private static readonly Counter<long> Corrections = Meter.CreateCounter<long>("synera.device.corrections", "{token}", "rollbacks to an LLM correction");
     private static readonly Counter<long> Bytes = Meter.CreateCounter<long>("synera.device.bytes", "By", "bytes on the link (direction = up | down)");
     private static readonly Counter<long> OverBudget = Meter.CreateCounter<long>("synera.device.over_budget", "{token}", "uncertain drafts the long-run account had no credit for");
-    // Bucket boundaries sized to the values: a dashboard reads percentiles off them, and OpenTelemetry's defaults
-    // (0, 5, 10, 25, …) would put every ratio in one bucket and report it as 5.
-    private static readonly double[] MillisecondBuckets = [1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000];
-    private static readonly double[] RatioBuckets = [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
-    private static readonly double[] RateBuckets = [1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 50, 75, 100, 200, 500];
+    private static readonly Histogram<double> Tpot = Histogram("synera.device.tpot", "ms", "time per output token of an answer", HistogramBuckets.Milliseconds);
+    private static readonly Histogram<double> Ttft = Histogram("synera.device.ttft", "ms", "time to first token of an answer", HistogramBuckets.Milliseconds);
+    private static readonly Histogram<double> OffloadRatio = Histogram("synera.device.offload_ratio", null, "offloaded / committed tokens of an answer", HistogramBuckets.Ratio);
+    private static readonly Histogram<double> AcceptanceRate = Histogram("synera.device.acceptance_rate", null, "accepted / judged drafts of an answer", HistogramBuckets.Ratio);
+    private static readonly Histogram<double> TokensPerSecond = Histogram("synera.device.tokens_per_second", "{token}/s", "decoding speed of an answer (1000 / TPOT)", HistogramBuckets.Rate);
 
-    private static readonly Histogram<double> Tpot = Histogram("synera.device.tpot", "ms", "time per output token of an answer", MillisecondBuckets);
-    private static readonly Histogram<double> Ttft = Histogram("synera.device.ttft", "ms", "time to first token of an answer", MillisecondBuckets);
-    private static readonly Histogram<double> OffloadRatio = Histogram("synera.device.offload_ratio", null, "offloaded / committed tokens of an answer", RatioBuckets);
-    private static readonly Histogram<double> AcceptanceRate = Histogram("synera.device.acceptance_rate", null, "accepted / judged drafts of an answer", RatioBuckets);
-    private static readonly Histogram<double> TokensPerSecond = Histogram("synera.device.tokens_per_second", "{token}/s", "decoding speed of an answer (1000 / TPOT)", RateBuckets);
-
+    /// <summary>A histogram with bucket boundaries sized to its values (<see cref="HistogramBuckets"/>).</summary>
     private static Histogram<double> Histogram(string name, string? unit, string description, double[] buckets) =>
         Meter.CreateHistogram(name, unit, description, null, new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
 

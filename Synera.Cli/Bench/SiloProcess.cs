@@ -42,7 +42,6 @@ public sealed class SiloProcess : IDisposable
         return new SiloProcess(process, role, siloPort, gatewayPort);
     }
 
-    /// <summary>SIGKILL: the silo gets no chance to leave; its membership row stays until the others declare it dead.</summary>
     /// <summary>CPU time the process has used so far (all its threads).</summary>
     public TimeSpan CpuTime
     {
@@ -53,6 +52,7 @@ public sealed class SiloProcess : IDisposable
         }
     }
 
+    /// <summary>SIGKILL: the silo gets no chance to leave; its membership row stays until the others declare it dead.</summary>
     public void Kill()
     {
         if (!Process.HasExited) Process.Kill(entireProcessTree: true);
