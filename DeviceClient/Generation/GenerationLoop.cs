@@ -20,7 +20,7 @@ namespace Synera.DeviceClient.Generation;
 /// </summary>
 internal sealed class GenerationLoop
 {
-    private sealed record PendingSpan(long Seq, int Start, int DraftStart, int End);
+    private sealed record PendingSpan(long Seq, int Start, int DraftStart, int End, double SentMs);
 
     private readonly OnnxDraftRunner runner;
     private readonly SyneraTokenizer tokenizer;
@@ -37,6 +37,10 @@ internal sealed class GenerationLoop
     private readonly List<int> tokens;
     private readonly List<bool> flagged = [], verified = [];
     private readonly List<float> draftProbs = [];
+    private readonly Dictionary<int, float[]> flaggedDistributions = [];   // the draft's distribution at each flagged position
+    private readonly List<double> verdictRoundTripMs = [];
+    private readonly long[] correctionRanks = new long[GenerationStats.CorrectionRankBuckets];
+    private long numAbandonedSteps;
     private readonly List<PendingSpan> pending = [];
     private readonly List<float> recentConfidences = [];
     private float[] nextLogits = [];              // reused: the hot loop copies logits here, it does not allocate them
@@ -261,8 +265,41 @@ internal sealed class GenerationLoop
             _ => false,
         };
         if (send) SendSpan();
-        var pace = TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken) - (clock.Elapsed - started);
-        if (pace > TimeSpan.Zero) await Task.Delay(pace, cancellation);
+        await PaceAsync(started, position, cancellation);
+    }
+
+    /// <summary>
+    /// Waits out the rest of an emulated device step (<see cref="LinkOptions.DeviceMsPerToken"/>). Verdicts that arrive
+    /// meanwhile are applied at once: a verified span commits while the SLM computes, as on a phone whose network and
+    /// NPU work side by side. A correction that drops the token this step drafts ends the step there: the device
+    /// abandons a forward whose result is already stale (ONNX Runtime's <c>RunOptions.Terminate</c>, llama.cpp's abort
+    /// callback), rather than finishing it before it hears the news.
+    /// </summary>
+    private async Task PaceAsync(TimeSpan started, int position, CancellationToken cancellation)
+    {
+        var stepEnd = started + TimeSpan.FromMilliseconds(options.Link.DeviceMsPerToken);
+        if (clock.Elapsed >= stepEnd) return;
+        draftingAt = position;                          // not done until the step is: nothing commits it early
+        stepAbandoned = false;
+        try { await WaitOutStepAsync(stepEnd, position, cancellation); }
+        finally { draftingAt = int.MaxValue; }
+    }
+
+    private int draftingAt = int.MaxValue;              // the position an emulated device step is still computing
+    private bool stepAbandoned;                         // a rollback replaced or dropped that position's token
+
+    private async Task WaitOutStepAsync(TimeSpan stepEnd, int position, CancellationToken cancellation)
+    {
+        while (clock.Elapsed < stepEnd)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(stepEnd - clock.Elapsed);
+            try { if (!await events.WaitToReadAsync(timeout.Token)) break; }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested) { break; }
+            while (events.TryRead(out var e)) Apply(e);
+            if (stepAbandoned) { numAbandonedSteps++; break; }   // a rollback dropped this step's token
+            AdvanceCommit();
+        }
     }
 
     /// <summary>Appends a drafted token: the policy's decision, the account, the byte cap; returns whether it is offloaded.</summary>
@@ -284,6 +321,7 @@ internal sealed class GenerationLoop
         flagged.Add(offload);
         verified.Add(false);
         draftProbs.Add(probabilities[token]);
+        if (offload) flaggedDistributions[tokens.Count - 1] = probabilities.ToArray();
         numDrafted++;
         if (offload) { numOffloaded++; numCharged++; }
         return offload;
@@ -367,7 +405,7 @@ internal sealed class GenerationLoop
             tokens.GetRange(draftStart, end - draftStart).ToArray(),
             SendsDraftProbabilities ? draftProbs.GetRange(draftStart - promptLength, end - draftStart).ToArray() : [],
             SentAtUnixMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        pending.Add(new PendingSpan(request.Seq, start, draftStart, end));
+        pending.Add(new PendingSpan(request.Seq, start, draftStart, end, clock.Elapsed.TotalMilliseconds));
         cloudEnd = end;
         numRequests++;
         sender.Send(request, round);
@@ -429,6 +467,7 @@ internal sealed class GenerationLoop
         switch (v.Kind)
         {
             case VerdictKind.Verified:
+                verdictRoundTripMs.Add(clock.Elapsed.TotalMilliseconds - span.SentMs);
                 int numDrafts = span.End - span.DraftStart;
                 numJudged += numDrafts;
                 numAccepted += v.NumAccepted;
@@ -448,6 +487,7 @@ internal sealed class GenerationLoop
     /// Drafts after it leave the output and the policy's accounting.</summary>
     private void Rollback(int position, int correction, int newEpoch)
     {
+        if (position <= draftingAt) stepAbandoned = true;
         DropDraftsFrom(position + 1);
         int i = position - promptLength;
         tokens[position] = correction;                          // keeps the rejected draft's flag: it was sent for verification
@@ -458,6 +498,13 @@ internal sealed class GenerationLoop
         pending.Clear();                                        // every later span was built on the rejected draft
         cloudEnd = tokens.Count;
         numCorrections++;
+        if (flaggedDistributions.Remove(position, out var p))
+        {
+            // Where the LLM's token stood in the draft's distribution: how far a tree of pre-drafted alternatives would have to reach.
+            int rank = 0;
+            foreach (var q in p) if (q > p[correction]) rank++;
+            if (rank >= 1) correctionRanks[Math.Min(rank, correctionRanks.Length) - 1]++;   // rank 0: a sampled draft below the top
+        }
         var b = branch;
         branch = null;
         if (b is not null && b.Position == position && b.Token == correction) AdoptBranch(b);
@@ -470,6 +517,7 @@ internal sealed class GenerationLoop
     {
         int drop = tokens.Count - position;
         if (drop <= 0) return;
+        if (position <= draftingAt) stepAbandoned = true;
         if (branch is not null && position <= branch.Position) branch = null;
         int i = position - promptLength, droppedFlags = flagged.Skip(i).Count(f => f);
         policy.OnDiscarded(drop, droppedFlags);
@@ -480,6 +528,7 @@ internal sealed class GenerationLoop
         flagged.RemoveRange(i, drop);
         verified.RemoveRange(i, drop);
         draftProbs.RemoveRange(i, drop);
+        for (int pos = position; pos < position + drop; pos++) flaggedDistributions.Remove(pos);
         runner.Truncate(Math.Min(runner.Length, position));
     }
 
@@ -488,7 +537,7 @@ internal sealed class GenerationLoop
     {
         int firstPendingDraft = int.MaxValue;
         foreach (var p in pending) if (p.End > p.DraftStart) firstPendingDraft = Math.Min(firstPendingDraft, p.DraftStart);
-        while (!finished && committed < tokens.Count && committed < firstPendingDraft)
+        while (!finished && committed < tokens.Count && committed < firstPendingDraft && committed < draftingAt)
         {
             int i = committed - promptLength;
             if (flagged[i] && !verified[i]) break;               // waiting for its verdict (or, in spec, for its span)
@@ -527,6 +576,9 @@ internal sealed class GenerationLoop
         NumRunnerUpSteps = numBranchSteps,
         NumRunnerUpHits = numBranchHits,
         NumRunnerUpTokensAdopted = numBranchTokensAdopted,
+        CorrectionRanks = correctionRanks,
+        NumAbandonedSteps = numAbandonedSteps,
+        VerdictRoundTripMs = verdictRoundTripMs,
         // The oracle is judged on every token; what it offloads is where the draft and the LLM disagree.
         NumOffloaded = options.Mode == GenerationMode.Oracle ? numCorrections : numOffloaded,
         NumWastedOffloads = options.Mode == GenerationMode.Oracle ? 0 : numWastedOffloads,

@@ -11,6 +11,11 @@ public sealed record GenerationStats
     public long NumRunnerUpSteps { get; init; }       // forward steps spent on runner-up branches (each in a main step's batch of 2)
     public long NumRunnerUpHits { get; init; }        // corrections that were the flagged token's runner-up: the branch became the main path
     public long NumRunnerUpTokensAdopted { get; init; } // branch drafts that were ready when their correction arrived
+    /// <summary>Corrections by the rank of the LLM's token in the draft's distribution: [0] the runner-up, [1] the third choice,
+    /// …, the last bucket everything further down. What a tree of pre-drafted alternatives could have had ready.</summary>
+    public IReadOnlyList<long> CorrectionRanks { get; init; } = new long[CorrectionRankBuckets];
+    public const int CorrectionRankBuckets = 8;
+    public long NumAbandonedSteps { get; init; }      // emulated device steps cut short because a correction made their token stale
     public long NumOffloaded { get; init; }           // output tokens the policy flagged for verification
     public long NumWastedOffloads { get; init; }      // flagged drafts later dropped by a rollback (sent, not in the output)
     public long NumRefusedOffloads { get; init; }     // flagged drafts the cloud refused (back-pressure, failover): kept as SLM output
@@ -28,6 +33,7 @@ public sealed record GenerationStats
     public double TimeToFirstTokenMs { get; init; }
     public double TotalMs { get; init; }
     public IReadOnlyList<double> InterTokenMs { get; init; } = [];
+    public IReadOnlyList<double> VerdictRoundTripMs { get; init; } = [];   // per verified span: sent → verdict applied on the device (RTT included)
 
     /// <summary>Committed tokens the cloud verified at the device's request, per committed token: what the budget caps.
     /// Flagged drafts that a rollback dropped before their verdict are not in it: the verifier drops their spans unrun

@@ -13,7 +13,11 @@ public sealed record ModeResult(
     string Name, string Mode, double Budget, int Examples, double Accuracy, Dictionary<string, double> PerTask,
     double OffloadRatio, double AcceptanceRate, double BytesPerToken, double TtftMsP50, double TpotMsP50, double TpotMsP99,
     double CloudComputeMsPerToken, double CloudTokensPerToken, long Tokens, double? Threshold = null, long OverBudget = 0, long Wasted = 0,
-    long Corrections = 0, long RunnerUpHits = 0);
+    long Corrections = 0, long RunnerUpHits = 0, long[]? CorrectionRanks = null, double VerdictRttMsP50 = 0, double VerdictRttMsP90 = 0, IReadOnlyList<AnswerRecord>? Answers = null,
+    double CloudVerifyMsP50 = 0, double CloudMsPerStep = 0);
+
+/// <summary>One answer of a row, for looking into where its time and errors went.</summary>
+public sealed record AnswerRecord(string Task, bool Correct, int Tokens, double TpotMs, long Offloaded, long Corrections);
 
 /// <summary>
 /// Runs a task suite through one generation mode on a live cluster and scores it: exact-match accuracy,
@@ -35,10 +39,13 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
     {
         using var generator = new DeviceGenerator(client, runner, tokenizer, $"bench-{name}-{Guid.NewGuid():N}", calibration);
         var engine = siloServices.GetRequiredService<VerificationEngine>();
-        var (computeBefore, processedBefore) = (engine.Stats.ComputeMs, engine.Stats.ProcessedTokens);
+        var (computeBefore, processedBefore, stepsBefore, latenciesBefore) = (engine.Stats.ComputeMs, engine.Stats.ProcessedTokens, engine.Stats.NumSteps, engine.Stats.NumLatencies);
         var correct = new Dictionary<string, (int ok, int all)>();
         var ttft = new List<double>();
         var tpot = new List<double>();
+        var verdictRtt = new List<double>();
+        var ranks = new long[GenerationStats.CorrectionRankBuckets];
+        var answers = new List<AnswerRecord>();
         long tokens = 0, generated = 0, offloaded = 0, judged = 0, accepted = 0, bytes = 0, overBudget = 0, wasted = 0, corrections = 0, hits = 0;
         for (int i = 0; i < suite.Count; i++)
         {
@@ -48,7 +55,9 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             var (c, n) = correct.GetValueOrDefault(ex.Task);
             correct[ex.Task] = (c + (ok ? 1 : 0), n + 1);
             var s = result.Stats;
-            corrections += s.NumCorrections; hits += s.NumRunnerUpHits;
+            corrections += s.NumCorrections; hits += s.NumRunnerUpHits; for (int k = 0; k < ranks.Length; k++) ranks[k] += s.CorrectionRanks[k];
+            verdictRtt.AddRange(s.VerdictRoundTripMs);
+            answers.Add(new AnswerRecord(ex.Task, ok, s.NumTokens, Math.Round(s.TimePerOutputTokenMs, 2), s.NumOffloaded, s.NumCorrections));
             tokens += s.NumTokens; generated += s.NumGenerated; offloaded += s.NumOffloaded; overBudget += s.NumOverBudget; wasted += s.NumWastedOffloads;
             judged += s.NumJudged; accepted += s.NumAccepted; bytes += s.BytesUp + s.BytesDown;
             ttft.Add(s.TimeToFirstTokenMs);
@@ -61,7 +70,10 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             generated == 0 ? 0 : (double)offloaded / generated, judged == 0 ? 1 : (double)accepted / judged,
             tokens == 0 ? 0 : (double)bytes / tokens, Percentile(ttft, 0.5), Percentile(tpot, 0.5), Percentile(tpot, 0.99),
             tokens == 0 ? 0 : (engine.Stats.ComputeMs - computeBefore) / tokens,
-            tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold, overBudget, wasted, corrections, hits);
+            tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold, overBudget, wasted, corrections, hits,
+            ranks, Percentile(verdictRtt, 0.5), Percentile(verdictRtt, 0.9), answers,
+            Percentile([.. engine.Stats.LatenciesSince(latenciesBefore)], 0.5),
+            engine.Stats.NumSteps == stepsBefore ? 0 : (engine.Stats.ComputeMs - computeBefore) / (engine.Stats.NumSteps - stepsBefore));
     }
 
     public static double Percentile(List<double> values, double q)

@@ -145,7 +145,7 @@ public static class BenchCommand
                 results.Add(r);
                 AnsiConsole.MarkupLine($"{name,-18} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
                     $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok  " +
-                    $"corrections {r.Corrections} (runner-up ready {r.RunnerUpHits})  ({clock.Elapsed.TotalSeconds:F0} s)");
+                    $"corrections {r.Corrections} (by rank in the draft's distribution {string.Join('/', r.CorrectionRanks ?? [])}; runner-up branch ready {r.RunnerUpHits})  verdict RTT p50/p90 {r.VerdictRttMsP50:F0}/{r.VerdictRttMsP90:F0} ms (in the cloud p50 {r.CloudVerifyMsP50:F1} ms, {r.CloudMsPerStep:F1} ms/step)  ({clock.Elapsed.TotalSeconds:F0} s)");
             }
             double? slm = results.Find(r => r.Name == "slm")?.Accuracy, llm = results.Find(r => r.Name == "llm")?.Accuracy;
             double? Gap(ModeResult r) => slm is null || llm is null || llm == slm ? null : (r.Accuracy - slm) / (llm - slm);
@@ -164,8 +164,9 @@ public static class BenchCommand
                 results = results.Select(r => new
                 {
                     r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
-                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold, r.OverBudget, r.Wasted, r.Corrections, r.RunnerUpHits,
+                    r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold, r.OverBudget, r.Wasted, r.Corrections, r.RunnerUpHits, r.CorrectionRanks, r.VerdictRttMsP50, r.VerdictRttMsP90, r.CloudVerifyMsP50, r.CloudMsPerStep,
                     gap_recovered = Gap(r),
+                    answers = r.Answers,
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");

@@ -67,6 +67,29 @@ public class DeviceBehaviourTests(ShippedClusterFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task ACorrectionEndsTheDeviceStepItMadeStaleAndChangesNoAnswer()
+    {
+        // Slow steps (200 ms a token) and no network delay: a correction arrives while the device is still computing the
+        // token after the flagged one, which the correction drops. That step ends there instead of running its 200 ms.
+        var arithmetic = TaskGenerator.ReadJsonl(TestModels.HeldOut).Where(e => e.Task is "add" or "sub").Take(4).ToList();
+        var options = new GenerationOptions { Mode = GenerationMode.Synera, FixedThreshold = 0.999, LoadAware = false, DraftRunnerUp = false };
+        using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
+        using var generator = new DeviceGenerator(fixture.Client, runner, Tokenizer, calibration: Calibration);
+        foreach (var ex in arithmetic)
+        {
+            var unpaced = await generator.GenerateAsync(ex.Prompt, options);
+            var paced = await generator.GenerateAsync(ex.Prompt, options with { Link = new LinkOptions(DeviceMsPerToken: 200) });
+            var s = paced.Stats;
+            output.WriteLine($"{ex.Prompt}: '{paced.Text}', {s.NumCorrections} corrections, {s.NumAbandonedSteps} steps abandoned, {s.NumDrafted} drafted in {s.TotalMs:F0} ms");
+            Assert.Equal(unpaced.Text, paced.Text);                              // the pace changes when, not what
+            Assert.Equal(unpaced.Stats.NumCorrections, s.NumCorrections);
+            Assert.True(s.NumAbandonedSteps <= s.NumCorrections, "a step was abandoned without a correction");
+            if (s.NumAbandonedSteps > 0)
+                Assert.True(s.TotalMs < 200 * s.NumDrafted, $"{s.NumDrafted} steps of 200 ms took {s.TotalMs:F0} ms although {s.NumAbandonedSteps} ended early");
+        }
+    }
+
+    [Fact]
     public async Task ByteCapKeepsTheUplinkWithinItsRateAndTheAnswersComplete()
     {
         // Budget 1 flags every token; the cap decides how many are sent. Paced at 10 ms a token, so time passes.
