@@ -4,6 +4,8 @@ using Microsoft.Extensions.Options;
 using Synera.Abstractions.Messages;
 using Synera.Grains.Options;
 
+using Synera.Grains.Placement;
+
 namespace Synera.Grains;
 
 /// <summary>
@@ -12,6 +14,7 @@ namespace Synera.Grains;
 /// The cloud's budget cap is enforced here, on the cloud's own count of charged spans: a device that ignores its
 /// budget is refused (<see cref="EnqueueStatus.OverBudget"/>) and keeps its own tokens, so nothing committed is lost.
 /// </summary>
+[FrontendPlacement]   // off the verifier silos: their cores belong to the engine
 public sealed class DeviceGrain(
     [PersistentState("device", SyneraNames.SessionStorage)] IPersistentState<DeviceState> state,
     IOptions<VerifierOptions> options,

@@ -8,6 +8,8 @@ using Synera.Abstractions.Sampling;
 using Synera.Grains.Options;
 using Synera.Grains.Verification;
 
+using Synera.Grains.Placement;
+
 namespace Synera.Grains;
 
 /// <summary>
@@ -15,6 +17,7 @@ namespace Synera.Grains;
 /// account (<see cref="DeviceGrain"/>), routes them to the session's verifier (sticky, so the verifier's KV cache stays
 /// warm), keeps the committed tokens, and publishes verdicts on the session's stream <c>verdicts/{sessionId}</c>.
 /// </summary>
+[FrontendPlacement]   // off the verifier silos: their cores belong to the engine
 public sealed class SessionGrain(
     [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<SessionState> state,
     IOptions<VerifierOptions> verifierOptions,

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Synera.Abstractions;
 using Synera.Grains.Options;
 using Synera.Grains.Placement;
@@ -32,12 +33,22 @@ public static class SyneraSiloBuilderExtensions
     /// <summary>Registers Synera for a silo of the given role.</summary>
     public static ISiloBuilder AddSynera(this ISiloBuilder silo, SiloRole role)
     {
-        // The memory stream's pulling agent polls its queues; the default 100 ms would add up to 100 ms to every verdict.
-        silo.AddMemoryStreams(SyneraNames.StreamProvider, b => b.ConfigurePullingAgent(o => o.Configure(a => a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(2))));
+        // The memory stream's pulling agents poll their queues (each poll is a call to the queue's grain); the default
+        // 100 ms would add up to 100 ms to every verdict. Synera:Streams:PollMs and :Queues trade that latency for the
+        // polls' CPU: queues × 1000 / PollMs calls a second across the cluster, busy or idle.
+        silo.AddMemoryStreams(SyneraNames.StreamProvider, b =>
+        {
+            b.ConfigurePullingAgent(o => o.Configure<IConfiguration>((a, c) =>
+                a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(c.GetValue("Synera:Streams:PollMs", 2.0))));
+            b.Configure<HashRingStreamQueueMapperOptions>(o => o.Configure<IConfiguration>((q, c) =>
+                q.TotalQueueCount = c.GetValue("Synera:Streams:Queues", HashRingStreamQueueMapperOptions.DEFAULT_NUM_QUEUES)));
+        });
         silo.Services.AddOptions<VerifierOptions>();
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
+        silo.AddPlacementDirector<FrontendPlacement, FrontendPlacementDirector>();
+        silo.UseSiloMetadata(new Dictionary<string, string> { [FrontendPlacementDirector.RoleKey] = role.ToString() });   // read by that director
         silo.AddActivityPropagation();   // grain calls continue the caller's trace (device → session → verifier)
         silo.Services.AddOptions<SecurityOptions>();
         silo.Services.AddSingleton<DeviceRecordCache>();

@@ -12,7 +12,8 @@ using Synera.Silo.Hosting;
 
 namespace Synera.Tests;
 
-/// <summary>Two silos, two roles: verifier grains activate only on the verifier silo, even for a client on the frontend's gateway.</summary>
+/// <summary>Two silos, two roles: verifier grains activate only on the verifier silo, even for a client on the frontend's gateway;
+/// sessions and device accounts on the frontend.</summary>
 public class SiloRoleTests
 {
     private static IHost Silo(string role, int siloPort, int gatewayPort, int primaryPort, string clusterId, string? redis)
@@ -87,6 +88,11 @@ public class SiloRoleTests
         Assert.NotEmpty(verifierActivations);
         var verifierSilo = verifier.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
         Assert.All(verifierActivations, s => Assert.Equal(verifierSilo, s.SiloAddress));
+        // The session and its device's account live on the frontend: the verifier silo's cores are the engine's.
+        var frontendSilo = frontend.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        var deviceFacing = stats.Where(s => s.GrainType.Contains("SessionGrain") || s.GrainType.Contains("DeviceGrain")).ToList();
+        Assert.True(deviceFacing.Count == 2, "session and device activations: " + string.Join(", ", stats.Select(s => $"{s.GrainType}@{s.SiloAddress}")));
+        Assert.All(deviceFacing, s => Assert.Equal(frontendSilo, s.SiloAddress));
 
         await clientHost.StopAsync();
         await frontend.StopAsync();
