@@ -123,7 +123,7 @@ public sealed class SessionGrain(
         {
             status = await Verifier.EnqueueAsync(request, setup);
         }
-        catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+        catch (Exception e) when (TransportFailures.IsTransient(e))
         {
             // The verifier's silo is stopping or gone: its queued spans went with it. Resynchronise at the committed
             // tokens; the device resends from there and the next call places the verifier on a live silo.

@@ -42,8 +42,7 @@ internal sealed class SpanSender : IAsyncDisposable
     public static TimeSpan CallTimeout { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Failures of the transport, not of the request: a resync recovers from them.</summary>
-    public static bool IsTransient(Exception e) =>
-        e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException;
+    public static bool IsTransient(Exception e) => TransportFailures.IsTransient(e);
 
     /// <summary>Queues a request; <paramref name="round"/> groups the requests sent since the last refusal.</summary>
     public void Send(VerifyRequest request, int round) => queue.Writer.TryWrite((request, round));
