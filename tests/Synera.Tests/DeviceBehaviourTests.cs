@@ -75,6 +75,7 @@ public class DeviceBehaviourTests(ShippedClusterFixture fixture, ITestOutputHelp
         var options = new GenerationOptions { Mode = GenerationMode.Synera, FixedThreshold = 0.999, LoadAware = false, DraftRunnerUp = false };
         using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
         using var generator = new DeviceGenerator(fixture.Client, runner, Tokenizer, calibration: Calibration);
+        long abandoned = 0;
         foreach (var ex in arithmetic)
         {
             var unpaced = await generator.GenerateAsync(ex.Prompt, options);
@@ -84,9 +85,11 @@ public class DeviceBehaviourTests(ShippedClusterFixture fixture, ITestOutputHelp
             Assert.Equal(unpaced.Text, paced.Text);                              // the pace changes when, not what
             Assert.Equal(unpaced.Stats.NumCorrections, s.NumCorrections);
             Assert.True(s.NumAbandonedSteps <= s.NumCorrections, "a step was abandoned without a correction");
-            if (s.NumAbandonedSteps > 0)
-                Assert.True(s.TotalMs < 200 * s.NumDrafted, $"{s.NumDrafted} steps of 200 ms took {s.TotalMs:F0} ms although {s.NumAbandonedSteps} ended early");
+            abandoned += s.NumAbandonedSteps;
         }
+        // A verdict takes milliseconds here, a step 200: corrections land mid-step (the total time is not asserted: a
+        // loaded machine can add verdict waits of its own).
+        Assert.True(abandoned > 0, "no correction ended the step it made stale");
     }
 
     [Fact]
