@@ -54,9 +54,10 @@ var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCh
 Silo("verifier-1", "verifier", 11112, 30001);
 Silo("verifier-2", "verifier", 11113, 30002);
 
-// ---- devices: each a device client through the frontend's gateway, answering forever at its budget ----
+// ---- devices: each a device client through the frontend's gateway, answering the held-out suite's mixed prompts
+// forever at its budget (one question asked again and again would spend a long-run budget on its hard digits alone) ----
 foreach (var (name, budget) in new[] { ("device-economy", "0.05"), ("device-standard", "0.2") })
-    builder.AddExecutable(name, synera, root, "generate", "What is 123+456?", "--cluster", $"127.0.0.1:{FrontendGateway}",
+    builder.AddExecutable(name, synera, root, "generate", "--suite", Path.Combine("data", "heldout.jsonl"), "--cluster", $"127.0.0.1:{FrontendGateway}",
             "--device-id", name, "--budget", budget, "--rtt", "50", "--device-ms", "30", "--repeat", "100000")
         .WithOtlpExporter()   // the device's spans and meters reach the dashboard next to the silos'
         .WaitFor(frontend);

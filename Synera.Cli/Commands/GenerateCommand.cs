@@ -10,6 +10,9 @@ using Synera.DeviceClient.Offloading;
 using Synera.Silo.Hosting;
 using Synera.Tokenizer;
 
+using Synera.Cli.Bench;
+using Synera.Models.Data;
+
 namespace Synera.Cli.Commands;
 
 /// <summary>
@@ -21,7 +24,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var prompt = new Argument<string>("prompt") { Description = "what to ask" };
+        var prompt = new Argument<string?>("prompt") { Description = "what to ask", Arity = ArgumentArity.ZeroOrOne };
         var mode = new Option<GenerationMode>("--mode") { Description = "slm, llm, spec, route or synera", DefaultValueFactory = _ => GenerationMode.Synera };
         var budget = new Option<double>("--budget") { Description = "offload budget: fraction of tokens sent for verification", DefaultValueFactory = _ => 0.1 };
         var rtt = new Option<double>("--rtt") { Description = "emulated round-trip time (ms)" };
@@ -39,15 +42,21 @@ public static class GenerateCommand
         var deviceId = new Option<string?>("--device-id") { Description = "this device's id: its offload account follows it across runs (default: a new device)" };
         var maxBytes = new Option<double>("--max-bytes-per-second") { Description = "cap on the bytes/s sent for verification (0 = none); beyond it tokens stay the SLM's" };
         var repeat = new Option<int>("--repeat") { Description = "generate this many times (a device client's steady load)", DefaultValueFactory = _ => 1 };
+        var suite = new Option<string?>("--suite") { Description = "ask a task suite's prompts instead (JSONL, e.g. data/heldout.jsonl), in a seeded shuffle, one per --repeat, each checked against its answer" };
         var telemetry = new Option<bool>("--telemetry") { Description = "print one verified span's trace (device → session grain → verifier → verdict) and the Synera meters at the end" };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes, telemetry,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes, suite, telemetry,
         };
         var security = new ClientSecurityOptions();
         security.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
+            var tasks = parse.GetValue(suite) is { } suitePath
+                ? (File.Exists(suitePath) ? ModesBenchmark.Shuffle(TaskGenerator.ReadJsonl(suitePath)) : throw new FileNotFoundException($"task suite not found: {suitePath}", suitePath))
+                : null;
+            if (tasks is { Count: 0 }) throw new ArgumentException($"the task suite {parse.GetValue(suite)} holds no prompts");
+            if (tasks is null && string.IsNullOrWhiteSpace(parse.GetValue(prompt))) throw new ArgumentException("give a prompt, or --suite FILE");
             if (new Synera.Abstractions.Sampling.SamplingSettings(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK)).Problem() is { } problem)
                 throw new ArgumentException(problem);
             var draftDir = parse.GetValue(draft) ?? RepoPaths.DraftModel;
@@ -69,11 +78,23 @@ public static class GenerateCommand
                 : parse.GetValue(connect) is int port ? ("127.0.0.1", port) : ((string, int)?)null;
             await using var connection = await ClusterConnection.OpenAsync(gateway, targetDir, cancellation, security.Resolve(parse, parse.GetValue(deviceId)));
             using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
+            int asked = 0, right = 0;
+            long generated = 0, offloaded = 0;
             for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
             {
-                var result = await generator.GenerateAsync(parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);
+                var task = tasks?[i % tasks.Count];
+                if (task is not null) Console.Write($"{task.Prompt} → ");
+                var result = await generator.GenerateAsync(task?.Prompt ?? parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);
                 Console.WriteLine();
                 var s = result.Stats;
+                if (task is not null)
+                {
+                    // A device on a mixed workload: how often it is right, and what it spent, over all its answers so far.
+                    (asked, generated, offloaded) = (asked + 1, generated + s.NumGenerated, offloaded + s.NumOffloaded);
+                    bool ok = result.Text.Trim() == task.Answer.Trim();
+                    if (ok) right++;
+                    AnsiConsole.MarkupLine($"[grey]{(ok ? "right" : $"wrong (expected {Markup.Escape(task.Answer.Trim())})")}; {right}/{asked} right ({(double)right / asked:P0}), offload ratio {(double)offloaded / Math.Max(1, generated):P1} over these answers[/]");
+                }
                 AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
                     $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
                     $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
