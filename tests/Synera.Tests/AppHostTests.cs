@@ -74,7 +74,7 @@ public class AppHostTests(ITestOutputHelper output)
             {
                 await Task.Delay(1000, timeout.Token);
                 // The device prints its answer, then a stats line with the offload ratio; each verifier silo logs what it served.
-                answered = Seen("device-standard", l => l.Contains("offload ratio"));
+                answered = Seen("device-standard", l => l.Contains("tokens, offload ratio"));
                 served1 = Seen("verifier-1", l => l.Contains("spans ("));
                 served2 = Seen("verifier-2", l => l.Contains("spans ("));
             }
@@ -86,6 +86,8 @@ public class AppHostTests(ITestOutputHelper output)
             Assert.Fail($"within 6 minutes: answered {answered}, verifier-1 served {served1}, verifier-2 served {served2} (resource logs above)");
         }
         Assert.Contains(lines["device-standard"], l => System.Text.RegularExpressions.Regex.IsMatch(l, @"synera: \d+ tokens, offload ratio"));
+        // It asks the held-out suite's prompts and keeps score of them.
+        Assert.Contains(lines["device-standard"], l => System.Text.RegularExpressions.Regex.IsMatch(l, @"(right|wrong).*; \d+/\d+ right \(\d+ %\), offload ratio"));
         // The Orleans dashboard answers on the frontend.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var dashboard = await http.GetAsync("http://127.0.0.1:8090/", timeout.Token);
