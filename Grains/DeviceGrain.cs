@@ -3,7 +3,6 @@ using Synera.Abstractions;
 using Microsoft.Extensions.Options;
 using Synera.Abstractions.Messages;
 using Synera.Grains.Options;
-
 using Synera.Grains.Placement;
 
 namespace Synera.Grains;

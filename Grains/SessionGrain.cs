@@ -6,9 +6,8 @@ using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.Abstractions.Sampling;
 using Synera.Grains.Options;
-using Synera.Grains.Verification;
-
 using Synera.Grains.Placement;
+using Synera.Grains.Verification;
 
 namespace Synera.Grains;
 

@@ -148,7 +148,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         {
             if (options.Mode != GenerationMode.Slm) await OpenAsync();
         }
-        catch (Exception e) when (options.Mode != GenerationMode.Llm && SpanSender.IsTransient(e))
+        catch (Exception e) when (options.Mode != GenerationMode.Llm && TransportFailures.IsTransient(e))
         {
             // The gateway's silo is stopping or gone (or the cluster does not answer): the device does not stall on the
             // cloud. This answer is the SLM's alone and says so; the next one tries the cloud again. llm mode has no

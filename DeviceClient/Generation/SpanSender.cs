@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Orleans.Runtime;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Link;
@@ -41,9 +40,6 @@ internal sealed class SpanSender : IAsyncDisposable
     /// a silo that is going away can otherwise hang for Orleans' whole response timeout).</summary>
     public static TimeSpan CallTimeout { get; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Failures of the transport, not of the request: a resync recovers from them.</summary>
-    public static bool IsTransient(Exception e) => TransportFailures.IsTransient(e);
-
     /// <summary>Queues a request; <paramref name="round"/> groups the requests sent since the last refusal.</summary>
     public void Send(VerifyRequest request, int round) => queue.Writer.TryWrite((request, round));
 
@@ -65,7 +61,7 @@ internal sealed class SpanSender : IAsyncDisposable
                     status = await session.VerifyAsync(request).WaitAsync(CallTimeout, cancellation);
                     activity?.SetTag("synera.status", status.ToString());
                 }
-                catch (Exception e) when (IsTransient(e) && !cancellation.IsCancellationRequested)
+                catch (Exception e) when (TransportFailures.IsTransient(e) && !cancellation.IsCancellationRequested)
                 {
                     // The grain's silo is stopping or gone: the loop resynchronises from the session grain.
                     refusedRound = round;

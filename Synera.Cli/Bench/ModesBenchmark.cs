@@ -64,16 +64,18 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             if (s.NumTokens > 1) tpot.Add(s.TimePerOutputTokenMs);
             progress?.Report(i + 1);
         }
+        double computeMs = engine.Stats.ComputeMs - computeBefore;
+        long steps = engine.Stats.NumSteps - stepsBefore;
         var perTask = correct.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key, kv => (double)kv.Value.ok / kv.Value.all);
         return new ModeResult(name, options.Mode.ToString().ToLowerInvariant(), options.Budget, suite.Count,
             (double)correct.Values.Sum(v => v.ok) / Math.Max(1, suite.Count), perTask,
             generated == 0 ? 0 : (double)offloaded / generated, judged == 0 ? 1 : (double)accepted / judged,
             tokens == 0 ? 0 : (double)bytes / tokens, Percentile(ttft, 0.5), Percentile(tpot, 0.5), Percentile(tpot, 0.99),
-            tokens == 0 ? 0 : (engine.Stats.ComputeMs - computeBefore) / tokens,
+            tokens == 0 ? 0 : computeMs / tokens,
             tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold, overBudget, wasted, corrections, hits,
             ranks, Percentile(verdictRtt, 0.5), Percentile(verdictRtt, 0.9), answers,
             Percentile([.. engine.Stats.LatenciesSince(latenciesBefore)], 0.5),
-            engine.Stats.NumSteps == stepsBefore ? 0 : (engine.Stats.ComputeMs - computeBefore) / (engine.Stats.NumSteps - stepsBefore));
+            steps == 0 ? 0 : computeMs / steps);
     }
 
     public static double Percentile(List<double> values, double q)
