@@ -230,6 +230,7 @@ public sealed class SessionGrain(
                 s.CommittedTokenIds.AddRange(span.ContextTokenIds);
                 s.CommittedTokenIds.AddRange(span.DraftTokenIds.Take(verdict.NumAccepted));
                 if (verdict.CorrectionTokenId >= 0) s.CommittedTokenIds.Add(verdict.CorrectionTokenId);
+                s.CommittedTokenIds.AddRange(verdict.Continuation);   // the LLM's tokens after the correction
                 break;
             case VerdictKind.Verified:
                 lostTrack = span is null ? $"no record of span {verdict.Seq}" : $"span {verdict.Seq} starts at {span.StartPosition}, after {s.CommittedTokenIds.Count} committed tokens";

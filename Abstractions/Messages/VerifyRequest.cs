@@ -16,6 +16,10 @@ namespace Synera.Abstractions.Messages;
 /// <param name="MaxNewTokens">0 to verify only; N &gt; 0 to let the cloud generate N tokens after the span
 /// (the <c>llm</c> mode), each sent back as its own verdict.</param>
 /// <param name="SentAtUnixMs">Device clock when sent, for latency targets.</param>
+/// <param name="CorrectionLookahead">When a draft is rejected, the cloud also writes its next N tokens after the correction
+/// and sends them with it (<see cref="Verdict.ContinuationTokenIds"/>): the device resumes drafting past them instead of
+/// redrafting the position right after the correction, which is where the next error of a burst most often sits.
+/// 0 (the baselines) sends the correction alone; at most <see cref="MaxCorrectionLookahead"/>.</param>
 [GenerateSerializer, Immutable]
 public sealed record VerifyRequest(
     [property: Id(0)] string SessionId,
@@ -26,8 +30,13 @@ public sealed record VerifyRequest(
     [property: Id(5)] int[] DraftTokenIds,
     [property: Id(6)] float[] DraftProbs,
     [property: Id(7)] int MaxNewTokens = 0,
-    [property: Id(8)] long SentAtUnixMs = 0)
+    [property: Id(8)] long SentAtUnixMs = 0,
+    [property: Id(9)] int CorrectionLookahead = 0)
 {
+    /// <summary>The most tokens a correction may bring with it: each costs the verifier one more engine step before the
+    /// verdict leaves, so a long continuation would delay the correction itself.</summary>
+    public const int MaxCorrectionLookahead = 4;
+
     /// <summary>Tokens the span adds to the sequence if every draft is accepted.</summary>
     public int NumTokens => ContextTokenIds.Length + DraftTokenIds.Length;
 

@@ -76,6 +76,7 @@ internal sealed class GenerationLoop
     private readonly TokenSampler branchSampler = new(SamplingSettings.Greedy);   // the branch exists only in greedy synera
     private Branch? branch;
     private long numBranchSteps, numBranchHits, numBranchTokensAdopted;
+    private long numCloudContinuationTokens;      // the LLM's tokens that came with corrections
 
     public GenerationLoop(OnnxDraftRunner runner, SyneraTokenizer tokenizer, GenerationOptions options, int[] promptIds, int epoch,
         int maxSpanTokens, int maxSequenceLength, string sessionId, ChannelReader<DeviceEvent> events, SpanSender sender, Action<GeneratedToken> onToken,
@@ -219,12 +220,7 @@ internal sealed class GenerationLoop
             if (flagged[pos - promptLength]) verified[pos - promptLength] = true;      // sent as drafts, committed by the cloud
         if (cloudTokens is not null)
             for (int pos = tokens.Count; pos < cloudTokens.Length; pos++)
-            {
-                tokens.Add(cloudTokens[pos]);                     // committed by the cloud from a verdict the device missed
-                flagged.Add(false);
-                verified.Add(true);
-                draftProbs.Add(1f);
-            }
+                AppendCloudToken(cloudTokens[pos]);               // committed by the cloud from a verdict the device missed
         runner.Truncate(Math.Min(runner.Length, tokens.Count));
         epoch = newEpoch;
         cloudEnd = Math.Min(cloudTokens?.Length ?? cloudLength, tokens.Count);
@@ -359,16 +355,18 @@ internal sealed class GenerationLoop
         numBranchSteps++;
     }
 
-    /// <summary>The cloud corrected the flagged token to the branch's runner-up: the branch becomes the main path.</summary>
-    private void AdoptBranch(Branch b)
+    /// <summary>The cloud corrected the flagged token to the branch's runner-up, and its continuation (<paramref name="skip"/>
+    /// tokens, already appended) agrees with the branch's drafts: the branch becomes the main path. Its drafts past the
+    /// continuation join as drafts; when it drafted fewer, its cache covers part of the continuation and the rest is run next step.</summary>
+    private void AdoptBranch(Branch b, int skip)
     {
         runner.Cache.CopyFrom(branchRunner!.Cache, branchRunner.Length);
         bool anyFlagged = false;
-        for (int k = 0; k < b.Tokens.Count && !DraftingStopped; k++) anyFlagged |= AddDraft(b.Tokens[k], b.Probabilities[k]);
+        for (int k = skip; k < b.Tokens.Count && !DraftingStopped; k++) anyFlagged |= AddDraft(b.Tokens[k], b.Probabilities[k]);
         if (runner.Length != tokens.Count) runner.Truncate(Math.Min(runner.Length, tokens.Count));   // stopped early: the cache may run ahead
         else b.NextLogits.CopyTo(nextLogits);
         numBranchHits++;
-        numBranchTokensAdopted += b.Tokens.Count;
+        numBranchTokensAdopted += Math.Max(0, b.Tokens.Count - skip);
         if (anyFlagged && !cloudLost) SendSpan();
     }
 
@@ -404,7 +402,8 @@ internal sealed class GenerationLoop
             tokens.GetRange(start, draftStart - start).ToArray(),
             tokens.GetRange(draftStart, end - draftStart).ToArray(),
             SendsDraftProbabilities ? draftProbs.GetRange(draftStart - promptLength, end - draftStart).ToArray() : [],
-            SentAtUnixMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            SentAtUnixMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            CorrectionLookahead: options.Mode == GenerationMode.Synera ? options.CorrectionLookahead : 0);
         pending.Add(new PendingSpan(request.Seq, start, draftStart, end, clock.Elapsed.TotalMilliseconds));
         cloudEnd = end;
         numRequests++;
@@ -473,7 +472,7 @@ internal sealed class GenerationLoop
                 numAccepted += v.NumAccepted;
                 for (int pos = span.DraftStart; pos < span.DraftStart + v.NumAccepted; pos++) verified[pos - promptLength] = true;
                 if (branch is not null && branch.Position < span.DraftStart + v.NumAccepted) branch = null;   // its token stood
-                if (v.CorrectionTokenId >= 0) Rollback(span.DraftStart + v.NumAccepted, v.CorrectionTokenId, v.Epoch);
+                if (v.CorrectionTokenId >= 0) Rollback(span.DraftStart + v.NumAccepted, v.CorrectionTokenId, v.Continuation, v.Epoch);
                 else pending.Remove(span);
                 break;
             case VerdictKind.Stale:
@@ -484,8 +483,9 @@ internal sealed class GenerationLoop
 
     /// <summary>Rejection at <paramref name="position"/>: truncate drafts and KV cache there, append the LLM's token.
     /// The correction takes the rejected draft's place, and its flag: that position was sent for verification.
-    /// Drafts after it leave the output and the policy's accounting.</summary>
-    private void Rollback(int position, int correction, int newEpoch)
+    /// Drafts after it leave the output and the policy's accounting. The LLM's <paramref name="continuation"/> follows
+    /// the correction as committed tokens (the cloud wrote them; the device did not offload them).</summary>
+    private void Rollback(int position, int correction, int[] continuation, int newEpoch)
     {
         if (position <= draftingAt) stepAbandoned = true;
         DropDraftsFrom(position + 1);
@@ -507,7 +507,28 @@ internal sealed class GenerationLoop
         }
         var b = branch;
         branch = null;
-        if (b is not null && b.Position == position && b.Token == correction) AdoptBranch(b);
+        // The branch drafted on from the runner-up; it still holds when its drafts and the cloud's continuation agree as far
+        // as both go (its cache then covers a prefix of the new main path).
+        int common = b is null ? 0 : Math.Min(b.Tokens.Count, continuation.Length);
+        bool branchHolds = b is not null && b.Position == position && b.Token == correction
+            && continuation.AsSpan(0, common).SequenceEqual(CollectionsMarshal.AsSpan(b.Tokens)[..common]);
+        foreach (var token in continuation)
+        {
+            if (DraftingStopped) break;
+            AppendCloudToken(token);
+            numCloudContinuationTokens++;
+        }
+        cloudEnd = tokens.Count;
+        if (branchHolds && tokens.Count == position + 1 + continuation.Length) AdoptBranch(b!, continuation.Length);
+    }
+
+    /// <summary>A token the cloud committed that the device did not draft: committed as verified, not flagged.</summary>
+    private void AppendCloudToken(int token)
+    {
+        tokens.Add(token);
+        flagged.Add(false);
+        verified.Add(true);
+        draftProbs.Add(1f);
     }
 
     /// <summary>Drops the uncommitted drafts from <paramref name="position"/> on (never shown, so nothing is withdrawn). Their
@@ -578,6 +599,7 @@ internal sealed class GenerationLoop
         NumRunnerUpTokensAdopted = numBranchTokensAdopted,
         CorrectionRanks = correctionRanks,
         NumAbandonedSteps = numAbandonedSteps,
+        NumContinuationTokens = numCloudContinuationTokens,
         VerdictRoundTripMs = verdictRoundTripMs,
         // The oracle is judged on every token; what it offloads is where the draft and the LLM disagree.
         NumOffloaded = options.Mode == GenerationMode.Oracle ? numCorrections : numOffloaded,

@@ -34,6 +34,11 @@ public sealed record GenerationOptions
     /// <summary>When a token is flagged, also draft on from the draft's runner-up token (greedy <c>synera</c>): a correction
     /// to it finds its continuation ready (see GenerationLoop's Branch). Costs a second forward per step while a branch is open.</summary>
     public bool DraftRunnerUp { get; init; } = true;
+    /// <summary>When the cloud corrects a draft (<c>synera</c>), it also writes its next N tokens after the correction and sends them
+    /// with it (<see cref="VerifyRequest.CorrectionLookahead"/>). The device resumes drafting past them: a correction then costs
+    /// about a round trip less N device steps, and the token after a corrected one, where a burst's next error sits, is the LLM's.
+    /// They are the cloud's tokens, not offloads: they do not count against the budget (the bench reports them).</summary>
+    public int CorrectionLookahead { get; init; } = 1;
     /// <summary>How far drafting may run ahead of the committed text (<c>synera</c>).</summary>
     public int MaxLookahead { get; init; } = 12;
     /// <summary>0 for greedy; &gt; 0 samples the draft and verifies with speculative sampling.</summary>

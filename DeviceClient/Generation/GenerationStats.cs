@@ -16,6 +16,7 @@ public sealed record GenerationStats
     public IReadOnlyList<long> CorrectionRanks { get; init; } = new long[CorrectionRankBuckets];
     public const int CorrectionRankBuckets = 8;
     public long NumAbandonedSteps { get; init; }      // emulated device steps cut short because a correction made their token stale
+    public long NumContinuationTokens { get; init; }  // the LLM's tokens that came with corrections (VerifyRequest.CorrectionLookahead)
     public long NumOffloaded { get; init; }           // output tokens the policy flagged for verification
     public long NumWastedOffloads { get; init; }      // flagged drafts later dropped by a rollback (sent, not in the output)
     public long NumRefusedOffloads { get; init; }     // flagged drafts the cloud refused (back-pressure, failover): kept as SLM output

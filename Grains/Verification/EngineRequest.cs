@@ -23,7 +23,22 @@ public sealed class EngineRequest(VerifyRequest request, long arrivalTimestamp, 
     /// <summary>True for the continuation steps of cloud-side generation (no drafts, no context).</summary>
     public bool IsContinuation { get; init; }
 
+    /// <summary>For the steps that write a correction's continuation: the rejection whose verdict waits for them.</summary>
+    public PendingCorrection? Correction { get; init; }
+
     /// <summary>Time left before the deadline, at <paramref name="nowTimestamp"/> (negative when late).</summary>
     public double SlackMs(long nowTimestamp) =>
         LatencyTargetMs - System.Diagnostics.Stopwatch.GetElapsedTime(ArrivalTimestamp, nowTimestamp).TotalMilliseconds;
+}
+
+/// <summary>
+/// A rejection whose verdict waits for the LLM's next tokens (<see cref="VerifyRequest.CorrectionLookahead"/>): what the
+/// verdict will say, and the continuation written so far. The verdict leaves once the continuation is complete.
+/// </summary>
+public sealed class PendingCorrection(int startPosition, int numAccepted, int correctionTokenId)
+{
+    public int StartPosition { get; } = startPosition;
+    public int NumAccepted { get; } = numAccepted;
+    public int CorrectionTokenId { get; } = correctionTokenId;
+    public List<int> Continuation { get; } = [];
 }

@@ -1,3 +1,4 @@
+using Synera.Abstractions.Messages;
 using Synera.Abstractions.Sampling;
 
 namespace Synera.Grains.Verification;
@@ -32,6 +33,13 @@ public sealed class EngineSession(string sessionId, IEnumerable<int> history, in
 
     /// <summary>When a request of the session last arrived or was served (Stopwatch timestamp).</summary>
     public long LastActive { get; set; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>While a correction's continuation is being written: verdicts of the session's later spans (stale, built on
+    /// the rejected draft). They leave after the correction's verdict, which must reach the session grain first.</summary>
+    public List<Verdict> HeldVerdicts { get; } = [];
+
+    /// <summary>True while a correction's verdict waits for its continuation.</summary>
+    public bool CorrectionInProgress { get; set; }
 
     /// <summary>Completes verdict deliveries in order (one chain per session).</summary>
     public Task LastDelivery { get; set; } = Task.CompletedTask;

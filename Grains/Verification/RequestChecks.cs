@@ -13,6 +13,8 @@ public static class RequestChecks
     {
         if (r.ContextTokenIds is null || r.DraftTokenIds is null || r.DraftProbs is null) return "missing token arrays";
         if (r.MaxNewTokens < 0) return $"MaxNewTokens {r.MaxNewTokens} is negative";
+        if (r.CorrectionLookahead is < 0 or > VerifyRequest.MaxCorrectionLookahead)
+            return $"correction lookahead {r.CorrectionLookahead} is outside [0, {VerifyRequest.MaxCorrectionLookahead}]";
         if (r.StartPosition < 0) return $"start position {r.StartPosition} is negative";
         if (r.NumTokens > model.MaxSpanTokens) return $"span of {r.NumTokens} tokens exceeds the maximum of {model.MaxSpanTokens}";
         if ((Tokens(r.ContextTokenIds, model, "context") ?? Tokens(r.DraftTokenIds, model, "draft")) is { } bad) return bad;

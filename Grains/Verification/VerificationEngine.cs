@@ -161,7 +161,12 @@ public sealed class VerificationEngine : IDisposable
             {
                 metrics.QueueWait.Record(Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds);   // arrival → scheduled
                 if (!sessions.TryGetValue(request.SessionId, out var session)) continue;
-                if (!IsCurrent(request, session)) { verdicts.Add((session, Stale(request, session))); continue; }
+                if (!IsCurrent(request, session))
+                {
+                    if (session.CorrectionInProgress) session.HeldVerdicts.Add(Stale(request, session));
+                    else verdicts.Add((session, Stale(request, session)));
+                    continue;
+                }
                 work.Add((request, session, BuildInput(request, session)));
             }
         }
@@ -280,6 +285,8 @@ public sealed class VerificationEngine : IDisposable
                     // the committed tokens, which the device and the session grain resync to from the verdict.
                     runner.KvCache.Release(session.SessionId);
                     session.NextLogits = session.KeptRow = null;
+                    session.CorrectionInProgress = false;   // the Failed verdict supersedes the correction and its stale followers
+                    session.HeldVerdicts.Clear();
                     scheduler.RemoveSession(session.SessionId);
                     session.Epoch++;
                     session.QueuedEnd = session.Tokens.Count;
@@ -320,7 +327,11 @@ public sealed class VerificationEngine : IDisposable
         Stats.DraftedTokens += r.DraftTokenIds.Length;
         Stats.AcceptedTokens += judgement.NumAccepted;
 
-        if (request.RemainingNewTokens > 0)
+        if (request.Correction is not null)
+        {
+            ContinueCorrection(request, session, judgement.NextTokenId, verdicts);
+        }
+        else if (request.RemainingNewTokens > 0)
         {
             GenerateOne(request, session, judgement.NextTokenId, verdicts);
         }
@@ -332,7 +343,15 @@ public sealed class VerificationEngine : IDisposable
                 session.Epoch++;                        // every span queued after this one was built on the rejected draft
                 session.QueuedEnd = session.Tokens.Count;
             }
-            verdicts.Add((session, Make(request, session, VerdictKind.Verified, judgement.NumAccepted, judgement.CorrectionTokenId, judgement.NextTokenId)));
+            if (judgement.CorrectionTokenId >= 0 && r.CorrectionLookahead > 0 && judgement.CorrectionTokenId != runner.EosTokenId
+                && session.Tokens.Count < runner.Info.MaxSequenceLength)
+            {
+                // The verdict waits for the LLM's next tokens after the correction (one engine step each).
+                session.CorrectionInProgress = true;
+                var pending = new PendingCorrection(r.StartPosition, judgement.NumAccepted, judgement.CorrectionTokenId);
+                QueueContinuation(request, session, pending, r.CorrectionLookahead);
+            }
+            else verdicts.Add((session, Make(request, session, VerdictKind.Verified, judgement.NumAccepted, judgement.CorrectionTokenId, judgement.NextTokenId)));
         }
         if (judgement.CorrectionTokenId < 0 && request.RemainingNewTokens == 0 && r.DraftTokenIds.Length > 0)
         {
@@ -341,6 +360,7 @@ public sealed class VerificationEngine : IDisposable
             runner.KvCache.Truncate(session.SessionId, session.Tokens.Count);
         }
         else runner.KvCache.Truncate(session.SessionId, session.Tokens.Count - 1);
+        if (session.CorrectionInProgress) return;     // its verdict has not left yet: its latency is recorded when it does
         var latency = Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds;
         metrics.VerifyLatency.Record(latency);
         Load.RecordLatency(latency);
@@ -365,6 +385,39 @@ public sealed class VerificationEngine : IDisposable
         }
         var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [] };
         scheduler.TryAdd(new EngineRequest(next, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { IsContinuation = true, RemainingNewTokens = remaining, Parent = request.Parent }, force: true);
+    }
+
+    /// <summary>One token of a correction's continuation: commit it, then queue the next or send the verdict with them all.</summary>
+    private void ContinueCorrection(EngineRequest request, EngineSession session, int token, List<(EngineSession?, Verdict)> verdicts)
+    {
+        var pending = request.Correction!;
+        pending.Continuation.Add(token);
+        session.Tokens.Add(token);                  // an end of sequence too: the device commits it and the answer ends
+        session.QueuedEnd = session.Tokens.Count;
+        var remaining = request.RemainingNewTokens - 1;
+        if (remaining > 0 && token != runner.EosTokenId && session.Tokens.Count < runner.Info.MaxSequenceLength)
+        {
+            QueueContinuation(request, session, pending, remaining);
+            return;
+        }
+        verdicts.Add((session, new Verdict(request.SessionId, request.Request.Seq, session.Epoch, VerdictKind.Verified, pending.StartPosition,
+            pending.NumAccepted, pending.CorrectionTokenId, -1, session.Tokens.Count, Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds,
+            ContinuationTokenIds: [.. pending.Continuation])));
+        session.CorrectionInProgress = false;
+        foreach (var held in session.HeldVerdicts) verdicts.Add((session, held));
+        session.HeldVerdicts.Clear();
+    }
+
+    /// <summary>Queues the step that runs the session's last committed token and writes the LLM's next one after a correction.
+    /// It keeps the rejected span's arrival time (the verdict's latency is the whole wait) and jumps the admission limits:
+    /// the span was admitted once already.</summary>
+    private void QueueContinuation(EngineRequest request, EngineSession session, PendingCorrection pending, int remaining)
+    {
+        var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [], MaxNewTokens = 0 };
+        scheduler.TryAdd(new EngineRequest(next, request.ArrivalTimestamp, session.LatencyTargetMs)
+        {
+            IsContinuation = true, RemainingNewTokens = remaining, Correction = pending, Parent = request.Parent,
+        }, force: true);
     }
 
     private Verdict Stale(EngineRequest request, EngineSession session) =>

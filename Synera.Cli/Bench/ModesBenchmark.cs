@@ -14,7 +14,12 @@ public sealed record ModeResult(
     double OffloadRatio, double AcceptanceRate, double BytesPerToken, double TtftMsP50, double TpotMsP50, double TpotMsP99,
     double CloudComputeMsPerToken, double CloudTokensPerToken, long Tokens, double? Threshold = null, long OverBudget = 0, long Wasted = 0,
     long Corrections = 0, long RunnerUpHits = 0, long[]? CorrectionRanks = null, double VerdictRttMsP50 = 0, double VerdictRttMsP90 = 0, IReadOnlyList<AnswerRecord>? Answers = null,
-    double CloudVerifyMsP50 = 0, double CloudMsPerStep = 0);
+    double CloudVerifyMsP50 = 0, double CloudMsPerStep = 0, long ContinuationTokens = 0)
+{
+    /// <summary>The share of the answer tokens the LLM wrote: corrections plus the continuations sent with them (the cloud's
+    /// tokens, beside the offload ratio's share of tokens the device asked it to verify).</summary>
+    public double LlmWrittenRatio => Tokens == 0 ? 0 : (double)(Corrections + ContinuationTokens) / Tokens;
+}
 
 /// <summary>One answer of a row, for looking into where its time and errors went.</summary>
 public sealed record AnswerRecord(string Task, bool Correct, int Tokens, double TpotMs, long Offloaded, long Corrections);
@@ -46,7 +51,7 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
         var verdictRtt = new List<double>();
         var ranks = new long[GenerationStats.CorrectionRankBuckets];
         var answers = new List<AnswerRecord>();
-        long tokens = 0, generated = 0, offloaded = 0, judged = 0, accepted = 0, bytes = 0, overBudget = 0, wasted = 0, corrections = 0, hits = 0;
+        long tokens = 0, generated = 0, offloaded = 0, judged = 0, accepted = 0, bytes = 0, overBudget = 0, wasted = 0, corrections = 0, hits = 0, continuation = 0;
         for (int i = 0; i < suite.Count; i++)
         {
             var ex = suite[i];
@@ -55,7 +60,7 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             var (c, n) = correct.GetValueOrDefault(ex.Task);
             correct[ex.Task] = (c + (ok ? 1 : 0), n + 1);
             var s = result.Stats;
-            corrections += s.NumCorrections; hits += s.NumRunnerUpHits; for (int k = 0; k < ranks.Length; k++) ranks[k] += s.CorrectionRanks[k];
+            corrections += s.NumCorrections; continuation += s.NumContinuationTokens; hits += s.NumRunnerUpHits; for (int k = 0; k < ranks.Length; k++) ranks[k] += s.CorrectionRanks[k];
             verdictRtt.AddRange(s.VerdictRoundTripMs);
             answers.Add(new AnswerRecord(ex.Task, ok, s.NumTokens, Math.Round(s.TimePerOutputTokenMs, 2), s.NumOffloaded, s.NumCorrections));
             tokens += s.NumTokens; generated += s.NumGenerated; offloaded += s.NumOffloaded; overBudget += s.NumOverBudget; wasted += s.NumWastedOffloads;
@@ -75,7 +80,7 @@ public sealed class ModesBenchmark(IClusterClient client, OnnxDraftRunner runner
             tokens == 0 ? 0 : (double)(engine.Stats.ProcessedTokens - processedBefore) / tokens, tokens, generator.Policy?.Threshold, overBudget, wasted, corrections, hits,
             ranks, Percentile(verdictRtt, 0.5), Percentile(verdictRtt, 0.9), answers,
             Percentile([.. engine.Stats.LatenciesSince(latenciesBefore)], 0.5),
-            steps == 0 ? 0 : computeMs / steps);
+            steps == 0 ? 0 : computeMs / steps, continuation);
     }
 
     public static double Percentile(List<double> values, double q)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
 using Microsoft.Extensions.Logging;
+using Synera.Abstractions.Messages;
 using Synera.Abstractions.Sampling;
 using Synera.Cli.Bench;
 using Synera.Grains.Verification;
@@ -108,9 +109,14 @@ public static class BenchCommand
         var rtt = new Option<double>("--rtt") { Description = "emulated RTT (ms)" };
         var bandwidth = new Option<double>("--bandwidth") { Description = "emulated link bandwidth (bit/s, 0 = unlimited)" };
         var deviceMs = new Option<double>("--device-ms") { Description = "SLM pacing (ms per token)" };
+        var lookahead = new Option<int>("--correction-lookahead")
+        {
+            Description = "synera rows: the LLM tokens the cloud sends after each correction (0 = the correction alone)",
+            DefaultValueFactory = _ => new GenerationOptions().CorrectionLookahead,
+        };
         var command = new Command("modes", "Run the held-out suite through slm, llm, spec, oracle, route and synera at several budgets, and a threshold sweep")
         {
-            output, suite, limit, budgets, thresholds, only, rtt, bandwidth, deviceMs,
+            output, suite, limit, budgets, thresholds, only, rtt, bandwidth, deviceMs, lookahead,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -119,7 +125,10 @@ public static class BenchCommand
             if (perTask > 0) examples = examples.GroupBy(e => e.Task).SelectMany(g => g.Take(perTask)).ToList();
             examples = ModesBenchmark.Shuffle(examples);
             var link = new LinkOptions(parse.GetValue(rtt), parse.GetValue(bandwidth), parse.GetValue(deviceMs));
-            var configs = ModeRows(link, ParseList(parse.GetValue(budgets)), ParseList(parse.GetValue(thresholds)));
+            var look = parse.GetValue(lookahead);
+            if (look is < 0 or > VerifyRequest.MaxCorrectionLookahead) throw new ArgumentException($"--correction-lookahead must be in [0, {VerifyRequest.MaxCorrectionLookahead}]");
+            var configs = ModeRows(link, ParseList(parse.GetValue(budgets)), ParseList(parse.GetValue(thresholds)))
+                .Select(c => (c.name, c.options.Mode == GenerationMode.Synera ? c.options with { CorrectionLookahead = look } : c.options)).ToList();
             if (parse.GetValue(only) is { } filter)
             {
                 var prefixes = filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -145,13 +154,13 @@ public static class BenchCommand
                 results.Add(r);
                 AnsiConsole.MarkupLine($"{name,-18} acc {r.Accuracy,6:P1}  offload {r.OffloadRatio,6:P1}  accept {r.AcceptanceRate,6:P1}  " +
                     $"TTFT p50 {r.TtftMsP50,6:F1} ms  TPOT p50 {r.TpotMsP50,6:F1} ms  cloud {r.CloudComputeMsPerToken,6:F3} ms/tok  {r.BytesPerToken,5:F1} B/tok  " +
-                    $"corrections {r.Corrections} (by rank in the draft's distribution {string.Join('/', r.CorrectionRanks ?? [])}; runner-up branch ready {r.RunnerUpHits})  verdict RTT p50/p90 {r.VerdictRttMsP50:F0}/{r.VerdictRttMsP90:F0} ms (in the cloud p50 {r.CloudVerifyMsP50:F1} ms, {r.CloudMsPerStep:F1} ms/step)  ({clock.Elapsed.TotalSeconds:F0} s)");
+                    $"corrections {r.Corrections} (+{r.ContinuationTokens} LLM tokens after them; LLM-written {r.LlmWrittenRatio:P1}) (by rank in the draft's distribution {string.Join('/', r.CorrectionRanks ?? [])}; runner-up branch ready {r.RunnerUpHits})  verdict RTT p50/p90 {r.VerdictRttMsP50:F0}/{r.VerdictRttMsP90:F0} ms (in the cloud p50 {r.CloudVerifyMsP50:F1} ms, {r.CloudMsPerStep:F1} ms/step)  ({clock.Elapsed.TotalSeconds:F0} s)");
             }
             double? slm = results.Find(r => r.Name == "slm")?.Accuracy, llm = results.Find(r => r.Name == "llm")?.Accuracy;
             double? Gap(ModeResult r) => slm is null || llm is null || llm == slm ? null : (r.Accuracy - slm) / (llm - slm);
-            var table = new Table().AddColumns("row", "accuracy", "gap recovered", "offload", "TPOT p50 (ms)", "TPOT p99 (ms)", "cloud ms/tok", "B/tok");
+            var table = new Table().AddColumns("row", "accuracy", "gap recovered", "offload", "LLM-written", "TPOT p50 (ms)", "TPOT p99 (ms)", "cloud ms/tok", "B/tok");
             foreach (var r in results)
-                table.AddRow(r.Name, $"{r.Accuracy:P1}", Gap(r) is double g ? $"{g:P0}" : "-", $"{r.OffloadRatio:P1}", $"{r.TpotMsP50:F1}", $"{r.TpotMsP99:F1}",
+                table.AddRow(r.Name, $"{r.Accuracy:P1}", Gap(r) is double g ? $"{g:P0}" : "-", $"{r.OffloadRatio:P1}", $"{r.LlmWrittenRatio:P1}", $"{r.TpotMsP50:F1}", $"{r.TpotMsP99:F1}",
                     $"{r.CloudComputeMsPerToken:F3}", $"{r.BytesPerToken:F1}");
             AnsiConsole.Write(table);
             var dir = parse.GetValue(output)!;
@@ -165,6 +174,7 @@ public static class BenchCommand
                 {
                     r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
                     r.TtftMsP50, r.TpotMsP50, r.TpotMsP99, r.CloudComputeMsPerToken, r.CloudTokensPerToken, r.Tokens, r.Threshold, r.OverBudget, r.Wasted, r.Corrections, r.RunnerUpHits, r.CorrectionRanks, r.VerdictRttMsP50, r.VerdictRttMsP90, r.CloudVerifyMsP50, r.CloudMsPerStep,
+                    r.ContinuationTokens, llm_written_ratio = r.LlmWrittenRatio, correction_lookahead = r.Mode == "synera" ? look : 0,
                     gap_recovered = Gap(r),
                     answers = r.Answers,
                 }),

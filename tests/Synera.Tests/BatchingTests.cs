@@ -171,6 +171,59 @@ public class BatchingTests
     }
 
     /// <summary>
+    /// A rejection with a correction lookahead of 2: the verdict brings the LLM's correction and its next two greedy tokens,
+    /// all committed; a span queued behind the rejected one (built on the rejected draft) is reported stale only after that
+    /// verdict, so the session grain mirrors the commit before it hears of the new epoch; and the next span, verified on the
+    /// K/V the continuation left, is judged as a clean run judges it.
+    /// </summary>
+    [Fact]
+    public void ACorrectionBringsTheLlmsNextTokensAndItsStaleFollowersWaitBehindIt()
+    {
+        var prompt = Prompt("user: What is 2+2?\nassistant: ");
+        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
+        var greedy = new List<int>(prompt);
+        using (no_grad())
+            for (int i = 0; i < 4; i++)
+            {
+                using var r = model.Forward(tensor(greedy.Select(x => (long)x).ToArray(), [1, greedy.Count]));
+                greedy.Add((int)r.Logits[0, -1].argmax().item<long>());
+            }
+        var (g1, g2, g3, g4) = (greedy[prompt.Length], greedy[prompt.Length + 1], greedy[prompt.Length + 2], greedy[prompt.Length + 3]);
+        int wrong = (g1 + 1) % TestModels.Tokenizer.VocabSize;
+        using var h = new EngineHarness(TestModels.TinyTarget);
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], [wrong, 5], [], CorrectionLookahead: 2), EngineHarness.Setup(prompt)));
+        Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 1, 0, prompt.Length + 2, [], [7], [], CorrectionLookahead: 2), null));
+        h.RunUntilIdle();
+        Assert.Equal(2, h.Verdicts.Count);
+        var (correction, stale) = (h.Verdicts[0], h.Verdicts[1]);
+        Assert.Equal((0L, VerdictKind.Verified, 0, g1, 1), (correction.Seq, correction.Kind, correction.NumAccepted, correction.CorrectionTokenId, correction.Epoch));
+        Assert.Equal([g2, g3], correction.Continuation);
+        Assert.Equal(prompt.Length + 3, correction.CommittedLength);
+        Assert.Equal((1L, VerdictKind.Stale), (stale.Seq, stale.Kind));
+        Assert.Equal(greedy.Take(prompt.Length + 3), h.Engine.CommittedTokens("s")!);
+        // The next span starts after the continuation; the LLM's own next token is accepted, a wrong one corrected.
+        h.Engine.Enqueue(new VerifyRequest("s", 2, 1, prompt.Length + 3, [], [g4, wrong], []), null);
+        h.RunUntilIdle();
+        var next = h.Verdicts[^1];
+        using var clean = new EngineHarness(TestModels.TinyTarget);
+        clean.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length + 3, [], [g4, wrong], []), EngineHarness.Setup([.. greedy.Take(prompt.Length + 3)]));
+        clean.RunUntilIdle();
+        var expected = clean.Verdicts[^1];
+        Assert.Equal((1, expected.CorrectionTokenId), (next.NumAccepted, next.CorrectionTokenId));
+        Assert.Equal(prompt.Length + 5, next.CommittedLength);
+    }
+
+    [Fact]
+    public void ACorrectionLookaheadOutsideItsRangeIsRefused()
+    {
+        using var h = new EngineHarness(TestModels.TinyTarget);
+        var prompt = Prompt("user: hi");
+        var e = Assert.Throws<Synera.Abstractions.SyneraRequestException>(() =>
+            h.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], [5], [], CorrectionLookahead: VerifyRequest.MaxCorrectionLookahead + 1), EngineHarness.Setup(prompt)));
+        Assert.Contains("correction lookahead", e.Message);
+    }
+
+    /// <summary>
     /// A KV budget of two session slots and three sessions taking turns: every turn evicts the least recently
     /// used session, which re-prefills later; verdicts equal those of a budget that holds all three.
     /// </summary>

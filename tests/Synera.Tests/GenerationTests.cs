@@ -26,10 +26,10 @@ public class GenerationTests(ShippedClusterFixture fixture)
         new() { Mode = mode, Budget = budget, MaxNewTokens = 40, LoadAware = false };
 
     /// <summary>Both configurations give the same committed tokens on every prompt; returns the second's results.</summary>
-    private async Task<List<GenerationResult>> AssertSameOutput(GenerationOptions reference, GenerationOptions candidate)
+    private async Task<List<GenerationResult>> AssertSameOutput(GenerationOptions reference, GenerationOptions candidate, IEnumerable<string>? prompts = null)
     {
         var results = new List<GenerationResult>();
-        foreach (var prompt in Prompts)
+        foreach (var prompt in prompts ?? Prompts)
         {
             var expected = await Generate(prompt, reference);
             var actual = await Generate(prompt, candidate);
@@ -43,7 +43,24 @@ public class GenerationTests(ShippedClusterFixture fixture)
     public async Task SyneraAtFullBudgetEqualsLlm()
     {
         foreach (var synera in await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Synera, 1.0)))
-            Assert.True(synera.Stats.NumOffloaded >= synera.Stats.NumTokens, "at budget 100% every committed token was offloaded");
+            Assert.True(synera.Stats.NumOffloaded + synera.Stats.NumContinuationTokens >= synera.Stats.NumTokens,
+                "at budget 100% every committed token was offloaded or written by the cloud");
+    }
+
+    /// <summary>
+    /// The LLM's tokens that come with a correction are the LLM's own greedy continuation: with none, one (the default) or
+    /// the most a request may ask for, synera at full budget writes exactly what llm writes, and the continuations arrive.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(Synera.Abstractions.Messages.VerifyRequest.MaxCorrectionLookahead)]
+    public async Task CorrectionLookaheadWritesTheLlmsOwnTokens(int lookahead)
+    {
+        var results = await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Synera, 1.0) with { CorrectionLookahead = lookahead });
+        long corrections = results.Sum(r => r.Stats.NumCorrections), continuation = results.Sum(r => r.Stats.NumContinuationTokens);
+        Assert.True(corrections > 0, "no draft was corrected");
+        Assert.InRange(continuation, lookahead == 0 ? 0 : 1, lookahead * corrections);
     }
 
     /// <summary>
@@ -55,7 +72,9 @@ public class GenerationTests(ShippedClusterFixture fixture)
     {
         var with = await AssertSameOutput(Greedy(GenerationMode.Synera, 0.2) with { DraftRunnerUp = false }, Greedy(GenerationMode.Synera, 0.2));
         Assert.True(with.Sum(r => r.Stats.NumRunnerUpSteps) > 0, "no branch was opened");
-        var full = await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Synera, 1.0));
+        // A branch is adopted when the correction is its runner-up and the LLM's token after the correction (the correction's
+        // continuation) is the branch's first draft: on these sums, with the shipped pair, some are.
+        var full = await AssertSameOutput(Greedy(GenerationMode.Llm), Greedy(GenerationMode.Synera, 1.0), [.. Prompts, "What is 459+906?", "What is 801+634?"]);
         Assert.True(full.Sum(r => r.Stats.NumRunnerUpHits) > 0, "no correction was the runner-up (the adoption path never ran)");
     }
 
