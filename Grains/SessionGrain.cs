@@ -26,6 +26,10 @@ public sealed class SessionGrain(
     private VerifierLoad? lastLoad;
     private ByteRateLimiter? byteLimiter;    // the session's bytes/s cap, enforced here too (2 s of burst: the device spends first)
     private IGrainTimer? inFlightWatch;      // runs while spans are in flight
+    // The verifier answered Stale to a span of this grain's current epoch: it has rejected a draft (a new epoch) whose verdict
+    // is still on its way here, e.g. waiting for its continuation. The device's spans of that epoch are stale too until the
+    // verdict arrives; without this they would reach the position check one by one and look like a lost verdict.
+    private int supersededEpoch = -1;
 
     private string SessionId => this.GetPrimaryKeyString();
     private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
@@ -93,7 +97,7 @@ public sealed class SessionGrain(
         var s = state.State;
         Validate(request);
         s.LastSeq = request.Seq;
-        if (request.Epoch < s.Epoch) return EnqueueStatus.Stale;    // drafted before a rejection it had not yet seen
+        if (request.Epoch < s.Epoch || request.Epoch <= supersededEpoch) return EnqueueStatus.Stale;    // drafted before a rejection it had not yet seen
         if (request.StartPosition != s.PendingEnd)
         {
             // Same epoch, another position: this grain and the device disagree on what the cloud has (a verdict or a
@@ -141,6 +145,7 @@ public sealed class SessionGrain(
                 return EnqueueStatus.Stale;
             }
         }
+        if (status == EnqueueStatus.Stale && request.Epoch == s.Epoch) supersededEpoch = s.Epoch;
         if (setup is not null || status == EnqueueStatus.Queued) s.VerifierHasHistory = status != EnqueueStatus.NeedsHistory;
         if (status == EnqueueStatus.Queued)
         {

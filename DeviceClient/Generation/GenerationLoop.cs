@@ -286,10 +286,12 @@ internal sealed class GenerationLoop
 
     private async Task WaitOutStepAsync(TimeSpan stepEnd, int position, CancellationToken cancellation)
     {
-        while (clock.Elapsed < stepEnd)
+        while (true)
         {
+            var left = stepEnd - clock.Elapsed;               // read once: a second read could be past the end (a negative delay)
+            if (left <= TimeSpan.Zero) break;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(stepEnd - clock.Elapsed);
+            timeout.CancelAfter(left);
             try { if (!await events.WaitToReadAsync(timeout.Token)) break; }
             catch (OperationCanceledException) when (!cancellation.IsCancellationRequested) { break; }
             while (events.TryRead(out var e)) Apply(e);

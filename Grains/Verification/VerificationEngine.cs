@@ -348,6 +348,9 @@ public sealed class VerificationEngine : IDisposable
             {
                 // The verdict waits for the LLM's next tokens after the correction (one engine step each).
                 session.CorrectionInProgress = true;
+                // The spans queued behind this one were built on the rejected draft: out of the queue now (not one step each
+                // ahead of the continuation), their stale verdicts held until the correction's has left.
+                foreach (var stale in scheduler.RemoveSession(session.SessionId)) session.HeldVerdicts.Add(Stale(stale, session));
                 var pending = new PendingCorrection(r.StartPosition, judgement.NumAccepted, judgement.CorrectionTokenId);
                 QueueContinuation(request, session, pending, r.CorrectionLookahead);
             }
