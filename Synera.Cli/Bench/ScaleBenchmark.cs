@@ -19,10 +19,10 @@ public sealed record ScaleRow(int VerifierSilos, int Devices, double VerifiedTok
 /// <summary>
 /// <c>synera bench scale</c>: the same load against one verifier silo, then two, each a process of its own pinned to one
 /// torch thread, behind a frontend silo, in Redis membership. The load is lightweight simulated devices in this process:
-/// real session grains, real verdict streams, random 4-token drafts (no SLM), so the load generator leaves the cores to
+/// real session grains, real verdict streams, random drafts (no SLM; 4 per span unless told), so the load generator leaves the cores to
 /// the silos. Sessions are placed by the least-loaded verifier placement.
 /// </summary>
-public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> report)
+public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> report, int spanLength = 4)
 {
     public async Task<(ScaleRow one, ScaleRow two)> RunAsync(int devices, TimeSpan measure, CancellationToken cancellation)
     {
@@ -81,7 +81,7 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
         return new ScaleRow(silos, devices, Interlocked.Read(ref judged) / seconds, sessionsPerSilo, cpu);
     }
 
-    /// <summary>A device without an SLM: 4 random drafts per span, the next span as soon as the verdict arrives, a new
+    /// <summary>A device without an SLM: <c>spanLength</c> random drafts per span, the next span as soon as the verdict arrives, a new
     /// session when the answer nears the model's window.</summary>
     private async Task SimulatedDeviceAsync(IClusterClient client, string deviceId, Action<int> onJudged, CancellationToken stop)
     {
@@ -100,11 +100,11 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
                 var info = await session.OpenAsync(new SessionOptions(OffloadBudget.Full), prompt);
                 int epoch = info.Epoch, start = prompt.Length;
                 long seq = 0;
-                while (!stop.IsCancellationRequested && start < 200)
+                while (!stop.IsCancellationRequested && start + spanLength <= 204)
                 {
-                    int[] drafts = [.. Enumerable.Range(0, 4).Select(_ => random.Next(4, vocabSize))];
+                    int[] drafts = [.. Enumerable.Range(0, spanLength).Select(_ => random.Next(4, vocabSize))];
                     var mine = seq++;
-                    var status = await session.VerifyAsync(new VerifyRequest(id, mine, epoch, start, [], drafts, [0.5f, 0.5f, 0.5f, 0.5f]));
+                    var status = await session.VerifyAsync(new VerifyRequest(id, mine, epoch, start, [], drafts, [.. drafts.Select(_ => 0.5f)]));
                     if (status != EnqueueStatus.Queued) break;                              // start a new answer
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
                     timeout.CancelAfter(TimeSpan.FromSeconds(20));

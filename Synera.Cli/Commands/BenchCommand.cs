@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Synera.Abstractions.Messages;
 using Synera.Abstractions.Sampling;
 using Synera.Cli.Bench;
+using Synera.Grains.Options;
 using Synera.Grains.Verification;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
@@ -310,13 +311,20 @@ public static class BenchCommand
     {
         var devices = new Option<int>("--devices") { Description = "simulated devices (enough to saturate the silos)", DefaultValueFactory = _ => 48 };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 20 };
-        var command = new Command("scale", "Verified tokens/s through one verifier silo and through two (one torch thread each)") { output, devices, seconds };
+        var span = new Option<int>("--span")
+        {
+            Description = "random drafts per span: each span costs the same orchestration (grain calls, persisted state, a verdict), so longer spans put more of the cores on verification",
+            DefaultValueFactory = _ => 4,
+        };
+        var command = new Command("scale", "Verified tokens/s through one verifier silo and through two (one torch thread each)") { output, devices, seconds, span };
         command.SetAction(async (parse, cancellation) =>
         {
             var dir = parse.GetValue(output)!;
             Directory.CreateDirectory(dir);
             var vocab = SyneraTokenizer.Load(Path.Combine(RepoPaths.TargetModel, "tokenizer.json")).VocabSize;
-            var (one, two) = await new ScaleBenchmark(dir, vocab, line => AnsiConsole.MarkupLine(Markup.Escape(line)))
+            var spanLength = parse.GetValue(span);
+            if (spanLength is < 1 or > VerifierOptions.DefaultMaxSpanTokens) throw new ArgumentException($"--span must be in [1, {VerifierOptions.DefaultMaxSpanTokens}]");
+            var (one, two) = await new ScaleBenchmark(dir, vocab, line => AnsiConsole.MarkupLine(Markup.Escape(line)), spanLength)
                 .RunAsync(parse.GetValue(devices), TimeSpan.FromSeconds(parse.GetValue(seconds)), cancellation);
             var path = Path.Combine(dir, "scale.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
@@ -325,7 +333,7 @@ public static class BenchCommand
                 ratio = two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond,
                 sessions_per_silo_1 = one.SessionsPerSilo, sessions_per_silo_2 = two.SessionsPerSilo,
                 cpu_percent_1 = one.CpuPercent, cpu_percent_2 = two.CpuPercent,
-                devices = parse.GetValue(devices), threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
+                devices = parse.GetValue(devices), span = spanLength, threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"ratio {two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond:F2}; wrote {Markup.Escape(path)}");
             return 0;
