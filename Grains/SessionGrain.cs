@@ -278,7 +278,9 @@ public sealed class SessionGrain(
     private async Task ResyncAsync(string why)
     {
         var s = state.State;
-        s.Epoch++;
+        // Past every epoch a verdict still on its way can carry: the verifier moves one epoch per rejection, and at most each
+        // span in flight is rejected (plus a failed batch). A verdict from before this resync must not pass for a current one.
+        s.Epoch += 2 + s.InFlight.Count;
         s.PendingEnd = s.CommittedTokenIds.Count;
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
