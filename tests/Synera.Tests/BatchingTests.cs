@@ -12,6 +12,20 @@ public class BatchingTests
 {
     private static int[] Prompt(string text) => [TestModels.Tokenizer.BosId, .. TestModels.Tokenizer.Encode(text)];
 
+    /// <summary>The prompt followed by the model's own greedy continuation of <paramref name="n"/> tokens (the full forward each time).</summary>
+    private static List<int> GreedyContinuation(string modelDir, int[] prompt, int n)
+    {
+        var (model, _) = ModelCheckpoint.Load(modelDir);
+        var tokens = new List<int>(prompt);
+        using var _ = no_grad();
+        for (int i = 0; i < n; i++)
+        {
+            using var result = model.Forward(tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Count]));
+            tokens.Add((int)result.Logits[0, -1].argmax().item<long>());
+        }
+        return tokens;
+    }
+
     [Fact]
     public void BatchOfDifferentLengthsGivesTheSameLogitsAsEachAlone()
     {
@@ -180,14 +194,7 @@ public class BatchingTests
     public void ACorrectionBringsTheLlmsNextTokensAndItsStaleFollowersWaitBehindIt()
     {
         var prompt = Prompt("user: What is 2+2?\nassistant: ");
-        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
-        var greedy = new List<int>(prompt);
-        using (no_grad())
-            for (int i = 0; i < 4; i++)
-            {
-                using var r = model.Forward(tensor(greedy.Select(x => (long)x).ToArray(), [1, greedy.Count]));
-                greedy.Add((int)r.Logits[0, -1].argmax().item<long>());
-            }
+        var greedy = GreedyContinuation(TestModels.TinyTarget, prompt, 4);
         var (g1, g2, g3, g4) = (greedy[prompt.Length], greedy[prompt.Length + 1], greedy[prompt.Length + 2], greedy[prompt.Length + 3]);
         int wrong = (g1 + 1) % TestModels.Tokenizer.VocabSize;
         using var h = new EngineHarness(TestModels.TinyTarget);
@@ -300,14 +307,7 @@ public class BatchingTests
         // Drafts that are the LLM's own greedy continuation are accepted whole; the next span is then judged
         // against the logits kept from the previous forward instead of re-running the last committed token.
         var prompt = Prompt("user: What is 123+456?\nassistant: ");
-        var (model, _) = ModelCheckpoint.Load(TestModels.ShippedTarget);
-        var continuation = new List<int>(prompt);
-        using (no_grad())
-            for (int i = 0; i < 16; i++)
-            {
-                using var result = model.Forward(tensor(continuation.Select(t => (long)t).ToArray(), [1, continuation.Count]));
-                continuation.Add((int)result.Logits[0, -1].argmax().item<long>());
-            }
+        var continuation = GreedyContinuation(TestModels.ShippedTarget, prompt, 16);
         List<Verdict> Run(EngineHarness h, bool forgetKvBetweenSpans)
         {
             int start = prompt.Length, epoch = 0;
