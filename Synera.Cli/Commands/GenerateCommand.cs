@@ -96,7 +96,7 @@ public static class GenerateCommand
                     AnsiConsole.MarkupLine($"[grey]{(ok ? "right" : $"wrong (expected {Markup.Escape(task.Answer.Trim())})")}; {right}/{asked} right ({(double)right / asked:P0}), offload ratio {(double)offloaded / Math.Max(1, generated):P1} over these answers[/]");
                 }
                 AnsiConsole.MarkupLine($"[grey]{s.Mode.ToString().ToLowerInvariant()}: {s.NumTokens} tokens, offload ratio {s.OffloadRatio:P1}, " +
-                    $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections, sent {s.BytesUp} B, received {s.BytesDown} B, " +
+                    $"acceptance {s.AcceptanceRate:P1}, {s.NumCorrections} corrections (+{s.NumContinuationTokens} LLM tokens after them), sent {s.BytesUp} B, received {s.BytesDown} B, " +
                     $"{s.TokensPerSecond:F1} tok/s, TTFT {s.TimeToFirstTokenMs:F0} ms[/]");
                 if (s.NumByteCappedOffloads > 0) AnsiConsole.MarkupLine($"[grey]{s.NumByteCappedOffloads} flagged tokens stayed on the device (byte cap)[/]");
                 if (s.CloudError is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]the cloud failed a request, the SLM finished the answer: {s.CloudError}[/]");
