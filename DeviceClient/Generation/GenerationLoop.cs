@@ -498,7 +498,6 @@ internal sealed class GenerationLoop
         runner.Truncate(Math.Min(runner.Length, position));
         epoch = newEpoch;
         pending.Clear();                                        // every later span was built on the rejected draft
-        cloudEnd = tokens.Count;
         numCorrections++;
         if (flaggedDistributions.Remove(position, out var p))
         {
@@ -520,7 +519,7 @@ internal sealed class GenerationLoop
             AppendCloudToken(token);
             numCloudContinuationTokens++;
         }
-        cloudEnd = tokens.Count;
+        cloudEnd = tokens.Count;                                // the cloud holds the correction and its continuation
         if (branchHolds && tokens.Count == position + 1 + continuation.Length) AdoptBranch(b!, continuation.Length);
     }
 

@@ -352,7 +352,8 @@ public sealed class VerificationEngine : IDisposable
                 // ahead of the continuation), their stale verdicts held until the correction's has left.
                 foreach (var stale in scheduler.RemoveSession(session.SessionId)) session.HeldVerdicts.Add(Stale(stale, session));
                 var pending = new PendingCorrection(r.StartPosition, judgement.NumAccepted, judgement.CorrectionTokenId);
-                QueueContinuation(request, session, pending, r.CorrectionLookahead);
+                // It keeps the rejected span's arrival time: the verdict's latency is the whole wait.
+                QueueNextStep(request, session, r.CorrectionLookahead, request.ArrivalTimestamp, pending);
             }
             else verdicts.Add((session, Make(request, session, VerdictKind.Verified, judgement.NumAccepted, judgement.CorrectionTokenId, judgement.NextTokenId)));
         }
@@ -386,8 +387,7 @@ public sealed class VerificationEngine : IDisposable
             verdicts.Add((session, Make(request, session, VerdictKind.GenerationEnded, 0, -1, -1)));
             return;
         }
-        var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [] };
-        scheduler.TryAdd(new EngineRequest(next, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { IsContinuation = true, RemainingNewTokens = remaining, Parent = request.Parent }, force: true);
+        QueueNextStep(request, session, remaining, Stopwatch.GetTimestamp());
     }
 
     /// <summary>One token of a correction's continuation: commit it, then queue the next or send the verdict with them all.</summary>
@@ -400,7 +400,7 @@ public sealed class VerificationEngine : IDisposable
         var remaining = request.RemainingNewTokens - 1;
         if (remaining > 0 && token != runner.EosTokenId && session.Tokens.Count < runner.Info.MaxSequenceLength)
         {
-            QueueContinuation(request, session, pending, remaining);
+            QueueNextStep(request, session, remaining, request.ArrivalTimestamp, pending);
             return;
         }
         verdicts.Add((session, new Verdict(request.SessionId, request.Request.Seq, session.Epoch, VerdictKind.Verified, pending.StartPosition,
@@ -411,15 +411,15 @@ public sealed class VerificationEngine : IDisposable
         session.HeldVerdicts.Clear();
     }
 
-    /// <summary>Queues the step that runs the session's last committed token and writes the LLM's next one after a correction.
-    /// It keeps the rejected span's arrival time (the verdict's latency is the whole wait) and jumps the admission limits:
-    /// the span was admitted once already.</summary>
-    private void QueueContinuation(EngineRequest request, EngineSession session, PendingCorrection pending, int remaining)
+    /// <summary>Queues a step that runs only the session's last committed token and writes the LLM's next one: cloud-side
+    /// generation (<c>llm</c>), or a correction's continuation (<paramref name="correction"/>). It jumps the admission limits:
+    /// its request was admitted once already.</summary>
+    private void QueueNextStep(EngineRequest request, EngineSession session, int remaining, long arrivalTimestamp, PendingCorrection? correction = null)
     {
-        var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [], MaxNewTokens = 0 };
-        scheduler.TryAdd(new EngineRequest(next, request.ArrivalTimestamp, session.LatencyTargetMs)
+        var next = request.Request with { Epoch = session.Epoch, StartPosition = session.Tokens.Count, ContextTokenIds = [], DraftTokenIds = [], DraftProbs = [] };
+        scheduler.TryAdd(new EngineRequest(next, arrivalTimestamp, session.LatencyTargetMs)
         {
-            IsContinuation = true, RemainingNewTokens = remaining, Correction = pending, Parent = request.Parent,
+            IsContinuation = true, RemainingNewTokens = remaining, Correction = correction, Parent = request.Parent,
         }, force: true);
     }
 
