@@ -32,7 +32,19 @@ public sealed class SessionGrain(
     private int supersededEpoch = -1;
 
     private string SessionId => this.GetPrimaryKeyString();
-    private IVerifierGrain Verifier => GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId);
+    private IVerifierGrain Verifier
+    {
+        get
+        {
+            try { return GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId); }
+            catch (ArgumentException e)
+            {
+                // Orleans resolves the interface through the cluster manifest, which names no verifier grain while no
+                // verifier silo is a member: a cluster still starting, or one whose verifiers all left.
+                throw new NoVerifierException($"no verifier silo is in the cluster (none has joined yet, or all have left): {e.Message}");
+            }
+        }
+    }
 
     /// <summary>The device this session belongs to: the key's part before the first '/' (<c>{deviceId}/{answer}</c>).</summary>
     private string DeviceId => DeviceIdentity.DeviceOfSession(SessionId);
@@ -337,7 +349,8 @@ public sealed class SessionGrain(
         // (a device answering every few seconds would otherwise hold hundreds of idle activations).
         DeactivateOnIdle();
         if (!state.State.IsOpen) return;
-        await Verifier.ReleaseSessionAsync(SessionId);
+        try { await Verifier.ReleaseSessionAsync(SessionId); }
+        catch (NoVerifierException) { }   // no verifier silo left: none holds the session's K/V either
         await state.ClearStateAsync();
         state.State = new SessionState();
     }

@@ -14,10 +14,14 @@ const int StorePort = 6390, FrontendGateway = 30000, OrleansDashboardPort = 8090
 // How often each verifier silo logs what it served (the AppHost test asks for a short period).
 var activityLogPeriod = builder.Configuration["VerifierActivityLogPeriod"] ?? "00:00:30";
 
-// ---- health: the store and the frontend's gateway are ready when they accept connections ----
+// ---- health: the store and each silo are ready when their port accepts connections (a silo opens its gateway once
+// it has joined the cluster; a verifier silo loads its model before that) ----
+const int Verifier1Gateway = 30001, Verifier2Gateway = 30002;
 builder.Services.AddHealthChecks()
     .AddCheck("store-listening", () => Listening(StorePort))
-    .AddCheck("gateway-listening", () => Listening(FrontendGateway));
+    .AddCheck("gateway-listening", () => Listening(FrontendGateway))
+    .AddCheck("verifier-1-listening", () => Listening(Verifier1Gateway))
+    .AddCheck("verifier-2-listening", () => Listening(Verifier2Gateway));
 
 // ---- cluster store: membership and grain storage (Garnet, a Redis-protocol server, as its own process) ----
 var store = builder.AddResource(new ClusterStoreResource("store", synera, root, StorePort))
@@ -51,16 +55,17 @@ IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, i
 var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCheck("gateway-listening")
     .WithEnvironment("Synera__Dashboard", "true")                                       // the Orleans dashboard
     .WithHttpEndpoint(port: OrleansDashboardPort, name: "orleans-dashboard", isProxied: false);
-Silo("verifier-1", "verifier", 11112, 30001);
-Silo("verifier-2", "verifier", 11113, 30002);
+var verifier1 = Silo("verifier-1", "verifier", 11112, Verifier1Gateway).WithHealthCheck("verifier-1-listening");
+var verifier2 = Silo("verifier-2", "verifier", 11113, Verifier2Gateway).WithHealthCheck("verifier-2-listening");
 
 // ---- devices: each a device client through the frontend's gateway, answering the held-out suite's mixed prompts
-// forever at its budget (one question asked again and again would spend a long-run budget on its hard digits alone) ----
+// forever at its budget (one question asked again and again would spend a long-run budget on its hard digits alone).
+// They start once the verifiers serve too (a device that came first would answer alone until one joined) ----
 foreach (var (name, budget) in new[] { ("device-economy", "0.05"), ("device-standard", "0.2") })
     builder.AddExecutable(name, synera, root, "generate", "--suite", Path.Combine("data", "heldout.jsonl"), "--cluster", $"127.0.0.1:{FrontendGateway}",
             "--device-id", name, "--budget", budget, "--rtt", "50", "--device-ms", "30", "--repeat", "100000")
         .WithOtlpExporter()   // the device's spans and meters reach the dashboard next to the silos'
-        .WaitFor(frontend);
+        .WaitFor(frontend).WaitFor(verifier1).WaitFor(verifier2);
 
 builder.Build().Run();
 

@@ -6,9 +6,12 @@ using Orleans.Runtime;
 using Orleans.Streams;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
+using Synera.DeviceClient.Drafting;
+using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Hosting;
 using Synera.Grains.Hosting;
 using Synera.Silo.Hosting;
+using Synera.Tokenizer;
 
 namespace Synera.Tests;
 
@@ -16,7 +19,7 @@ namespace Synera.Tests;
 /// sessions and device accounts on the frontend.</summary>
 public class SiloRoleTests
 {
-    private static IHost Silo(string role, int siloPort, int gatewayPort, int primaryPort, string clusterId, string? redis)
+    private static IHost Silo(string role, int siloPort, int gatewayPort, int primaryPort, string clusterId, string? redis, string? modelPath = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -26,7 +29,7 @@ public class SiloRoleTests
             ["Synera:Cluster:GatewayPort"] = gatewayPort.ToString(),
             ["Synera:Cluster:PrimarySiloPort"] = primaryPort.ToString(),
             ["Synera:Cluster:ClusterId"] = clusterId,
-            ["Synera:Verifier:ModelPath"] = TestModels.TinyTarget,
+            ["Synera:Verifier:ModelPath"] = modelPath ?? TestModels.TinyTarget,
             ["Synera:Cluster:Mode"] = redis is null ? "localhost" : "redis",
             ["Synera:Cluster:Redis"] = redis,
         });
@@ -97,5 +100,51 @@ public class SiloRoleTests
         await clientHost.StopAsync();
         await frontend.StopAsync();
         await verifier.StopAsync();
+    }
+
+    /// <summary>A device that connects while the cluster has no verifier silo (one still starting, as in the developer
+    /// cluster): its answer is the SLM's and says why, and the next answer uses the cloud once a verifier silo has joined.
+    /// Before, the frontend's "Could not find an implementation for interface IVerifierGrain" ended the device.</summary>
+    [Fact]
+    public async Task ADeviceBeforeAnyVerifierSiloAnswersAloneThenUsesTheVerifierThatJoins()
+    {
+        int fPort = EmbeddedCluster.FreePort(), fGateway = EmbeddedCluster.FreePort(), vPort = EmbeddedCluster.FreePort(), vGateway = EmbeddedCluster.FreePort();
+        var clusterId = $"no-verifier-{fPort}";
+        using var frontend = Silo("frontend", fPort, fGateway, fPort, clusterId, null);
+        await frontend.StartAsync();
+        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        clientBuilder.UseOrleansClient(c => c.UseLocalhostClustering(fGateway, "synera", clusterId).AddSyneraClient());
+        using var clientHost = clientBuilder.Build();
+        await clientHost.StartAsync();
+        var client = clientHost.Services.GetRequiredService<IClusterClient>();
+        var tokenizer = SyneraTokenizer.Load(Path.Combine(TestModels.ShippedDraft, "tokenizer.json"));
+        using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
+        using var generator = new DeviceGenerator(client, runner, tokenizer, "early-device");
+        var options = new GenerationOptions { Budget = 1, LoadAware = false };   // every token verified once a verifier serves
+
+        var alone = await generator.GenerateAsync("What is 123+456?", options);
+        Assert.Contains("no verifier silo", alone.Stats.CloudError);
+        Assert.Equal(0, alone.Stats.NumOffloaded);
+        Assert.NotEmpty(alone.TokenIds);
+
+        using var verifier = Silo("verifier", vPort, vGateway, fPort, clusterId, null, TestModels.ShippedTarget);
+        await verifier.StartAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        GenerationResult served;
+        while (true)
+        {
+            // The frontend learns of the verifier grain from the cluster manifest, a moment after the silo joins.
+            served = await generator.GenerateAsync("What is 123+456?", options);
+            if (served.Stats.CloudError is null) break;
+            Assert.True(DateTime.UtcNow < deadline, $"no answer through the verifier within 60 s of it joining: {served.Stats.CloudError}");
+            Assert.Contains("no verifier silo", served.Stats.CloudError);
+            await Task.Delay(500);
+        }
+        Assert.True(served.Stats.NumOffloaded > 0, "the verifier saw none of the answer's tokens");
+        Assert.Equal("579", served.Text.Trim());                          // the LLM's answer
+
+        await clientHost.StopAsync();
+        await verifier.StopAsync();
+        await frontend.StopAsync();
     }
 }
