@@ -29,6 +29,15 @@ public sealed record TransformerConfig
     /// <summary>Query heads that share one K/V head (grouped-query attention).</summary>
     public int GroupSize => NumHeads / NumKvHeads;
 
+    /// <summary>Weights in the model: embeddings, per layer the attention projections, the SwiGLU block and two norms,
+    /// the final norm and (unless tied) the output head.</summary>
+    public long ParameterCount()
+    {
+        long h = HiddenSize, perLayer = 2 * h * h + 2 * h * KvDim + 3 * h * IntermediateSize + 2 * h
+            + (AttentionBias ? h + 2 * KvDim : 0);
+        return VocabSize * h * (TieWordEmbeddings ? 1 : 2) + NumLayers * perLayer + h;
+    }
+
     /// <summary>Throws with a clear message when the shape is inconsistent.</summary>
     public void Validate()
     {

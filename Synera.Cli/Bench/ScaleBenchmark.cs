@@ -22,14 +22,14 @@ public sealed record ScaleRow(int VerifierSilos, int Devices, double VerifiedTok
 /// real session grains, real verdict streams, random drafts (no SLM; 4 per span unless told), so the load generator leaves the cores to
 /// the silos. Sessions are placed by the least-loaded verifier placement.
 /// </summary>
-public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> report, int spanLength = 4)
+public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> report, int spanLength = 4, string? modelPath = null)
 {
     public async Task<(ScaleRow one, ScaleRow two)> RunAsync(int devices, TimeSpan measure, CancellationToken cancellation)
     {
         using var store = new EmbeddedStore();
         var ports = Enumerable.Range(0, 6).Select(_ => EmbeddedCluster.FreePort()).ToArray();
         using var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "scale-frontend.log"), steadyState: true);
-        using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"), steadyState: true);
+        using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"), steadyState: true, modelPath: modelPath);
         var processes = new List<(string name, Func<TimeSpan> cpu)>
         {
             ("load generator and store", () => Process.GetCurrentProcess().TotalProcessorTime),
@@ -41,7 +41,7 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
         await SiloProcess.WaitForActiveSilosAsync(management, 2, null, cancellation);
         var one = await MeasureAsync(client.Client, 1, devices, measure, processes, cancellation);
         report($"1 verifier silo: {one.VerifiedTokensPerSecond:F0} verified tok/s ({Sessions(one)})");
-        using var second = SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "scale-verifier-b.log"), steadyState: true);
+        using var second = SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "scale-verifier-b.log"), steadyState: true, modelPath: modelPath);
         processes.Add(("verifier b", () => second.CpuTime));
         await SiloProcess.WaitForActiveSilosAsync(management, 3, null, cancellation);
         var two = await MeasureAsync(client.Client, 2, devices, measure, processes, cancellation);

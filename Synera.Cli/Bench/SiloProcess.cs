@@ -20,8 +20,9 @@ public sealed class SiloProcess : IDisposable
     /// <param name="steadyState">JIT every method fully optimised at its first call (no tiered compilation): a
     /// throughput measurement then does not share the cores with the JIT re-compiling hot methods in the background,
     /// which took a third of a core per silo for the first minute here.</param>
+    /// <param name="modelPath">The target model a verifier silo serves (default: the shipped one).</param>
     public static SiloProcess Start(string role, string redis, int siloPort, int gatewayPort, int threads, string logPath, double probeTimeoutSeconds = 1,
-        bool steadyState = false)
+        bool steadyState = false, string? modelPath = null)
     {
         var dll = typeof(SiloProcess).Assembly.Location;
         var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
@@ -31,6 +32,7 @@ public sealed class SiloProcess : IDisposable
         foreach (var a in new[] { dll, "silo", "--role", role, "--redis", redis, "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString(),
                      "--threads", threads.ToString(), "--probe-timeout", probeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
+        if (modelPath is not null) { info.ArgumentList.Add("--model"); info.ArgumentList.Add(modelPath); }
         info.Environment["DOTNET_gcServer"] = "0";
         if (steadyState) info.Environment["DOTNET_TieredCompilation"] = "0";
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");

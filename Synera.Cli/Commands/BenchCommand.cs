@@ -11,7 +11,9 @@ using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.DeviceClient.Link;
 using Synera.DeviceClient.Offloading;
+using Synera.Models;
 using Synera.Models.Data;
+using Synera.Models.Training;
 using Synera.Silo.Hosting;
 using Synera.Tokenizer;
 
@@ -316,15 +318,28 @@ public static class BenchCommand
             Description = "random drafts per span: each span costs the same orchestration (grain calls, persisted state, a verdict), so longer spans put more of the cores on verification",
             DefaultValueFactory = _ => 4,
         };
-        var command = new Command("scale", "Verified tokens/s through one verifier silo and through two (one torch thread each)") { output, devices, seconds, span };
+        var model = new Option<string?>("--model") { Description = "target model folder the verifier silos serve (default: models/target)" };
+        var targetHidden = new Option<int?>("--target-hidden")
+        {
+            Description = "serve an untrained target of this hidden size instead (the shipped target's layers and heads, random weights): " +
+                "the drafts are random, so only the model's cost per token matters, and a heavier target shows how the cluster scales when " +
+                "verification outweighs the orchestration, as a real LLM's does",
+        };
+        var command = new Command("scale", "Verified tokens/s through one verifier silo and through two (one torch thread each)") { output, devices, seconds, span, model, targetHidden };
         command.SetAction(async (parse, cancellation) =>
         {
             var dir = parse.GetValue(output)!;
             Directory.CreateDirectory(dir);
-            var vocab = SyneraTokenizer.Load(Path.Combine(RepoPaths.TargetModel, "tokenizer.json")).VocabSize;
             var spanLength = parse.GetValue(span);
             if (spanLength is < 1 or > VerifierOptions.DefaultMaxSpanTokens) throw new ArgumentException($"--span must be in [1, {VerifierOptions.DefaultMaxSpanTokens}]");
-            var (one, two) = await new ScaleBenchmark(dir, vocab, line => AnsiConsole.MarkupLine(Markup.Escape(line)), spanLength)
+            if (parse.GetValue(model) is not null && parse.GetValue(targetHidden) is not null) throw new ArgumentException("give --model or --target-hidden, not both");
+            var modelDir = parse.GetValue(targetHidden) is int hidden ? UntrainedTarget(hidden, dir) : parse.GetValue(model) ?? RepoPaths.TargetModel;
+            var tokenizerPath = Path.Combine(modelDir, "tokenizer.json");
+            if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"no target model in {modelDir} (tokenizer.json missing)", tokenizerPath);
+            var vocab = SyneraTokenizer.Load(tokenizerPath).VocabSize;
+            var config = TransformerConfig.Load(Path.Combine(modelDir, "config.json"));
+            AnsiConsole.MarkupLine(Markup.Escape($"target {modelDir}: hidden {config.HiddenSize}, {config.NumLayers} layers, {config.ParameterCount() / 1e6:F1}M parameters"));
+            var (one, two) = await new ScaleBenchmark(dir, vocab, line => AnsiConsole.MarkupLine(Markup.Escape(line)), spanLength, Path.GetFullPath(modelDir))
                 .RunAsync(parse.GetValue(devices), TimeSpan.FromSeconds(parse.GetValue(seconds)), cancellation);
             var path = Path.Combine(dir, "scale.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
@@ -333,12 +348,28 @@ public static class BenchCommand
                 ratio = two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond,
                 sessions_per_silo_1 = one.SessionsPerSilo, sessions_per_silo_2 = two.SessionsPerSilo,
                 cpu_percent_1 = one.CpuPercent, cpu_percent_2 = two.CpuPercent,
-                devices = parse.GetValue(devices), span = spanLength, threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
+                devices = parse.GetValue(devices), span = spanLength, target = modelDir, target_hidden = config.HiddenSize, target_parameters = config.ParameterCount(),
+                threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"ratio {two.VerifiedTokensPerSecond / one.VerifiedTokensPerSecond:F2}; wrote {Markup.Escape(path)}");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>An untrained target of the shipped shape but <paramref name="hidden"/> wide (feed-forward widened alike), saved
+    /// under the output folder with the shipped tokenizer.</summary>
+    private static string UntrainedTarget(int hidden, string outDir)
+    {
+        var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.TargetModel, "tokenizer.json"));
+        var shipped = ModelPresets.Target(tokenizer.VocabSize);
+        if (hidden <= 0 || hidden % (2 * shipped.NumHeads) != 0 || hidden > 4096)
+            throw new ArgumentException($"--target-hidden {hidden}: give a multiple of {2 * shipped.NumHeads} (the heads × an even head size) up to 4096");
+        var config = shipped with { HiddenSize = hidden, IntermediateSize = (int)Math.Round(hidden * (double)shipped.IntermediateSize / shipped.HiddenSize / 8) * 8 };
+        var dir = Path.Combine(outDir, $"untrained-target-{hidden}");
+        using var target = new Transformer(config, seed: 1);
+        ModelCheckpoint.Save(target, tokenizer, dir, float16: false);
+        return dir;
     }
 
     /// <summary>The rows of <c>bench modes</c>: baselines, the oracle, route and synera per budget (synera also with the importance

@@ -59,6 +59,19 @@ public class CheckpointLoaderTests
             for (int i = 0; i < t.Data.Length; i += 97) Assert.Equal(original[name].Data[i], t.Data[i], 2);
     }
 
+    /// <summary>The parameter count a config reports (bench scale prints it for the targets it serves) is what the
+    /// checkpoint holds: the shipped target (untied head) and the shipped draft (tied).</summary>
+    [Theory]
+    [InlineData("target")]
+    [InlineData("draft")]
+    public void ConfigCountsTheParametersItsCheckpointHolds(string model)
+    {
+        var dir = Path.Combine(TestModels.RepoRoot, "models", model);
+        var config = TransformerConfig.Load(Path.Combine(dir, "config.json"));
+        var stored = SafetensorsFile.Read(Path.Combine(dir, "model.safetensors")).Values.Sum(t => t.NumElements);
+        Assert.Equal(stored, config.ParameterCount());
+    }
+
     [Fact]
     public void MissingTensorIsNamed()
     {
