@@ -80,12 +80,14 @@ public static class GenerateCommand
             using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
             int asked = 0, right = 0;
             long generated = 0, offloaded = 0;
-            for (int i = 0; i < parse.GetValue(repeat) && !cancellation.IsCancellationRequested; i++)
+            bool midLine = false;   // an answer's text is being written: a failure starts a line of its own
+            var failures = await RepeatedAnswers.RunAsync(parse.GetValue(repeat), async i =>
             {
                 var task = tasks?[i % tasks.Count];
-                if (task is not null) Console.Write($"{task.Prompt} → ");
-                var result = await generator.GenerateAsync(task?.Prompt ?? parse.GetValue(prompt)!, options, t => Console.Write(t.Text), cancellation);
+                if (task is not null) { Console.Write($"{task.Prompt} → "); midLine = true; }
+                var result = await generator.GenerateAsync(task?.Prompt ?? parse.GetValue(prompt)!, options, t => { Console.Write(t.Text); midLine = true; }, cancellation);
                 Console.WriteLine();
+                midLine = false;
                 var s = result.Stats;
                 if (task is not null)
                 {
@@ -101,14 +103,20 @@ public static class GenerateCommand
                 if (s.NumByteCappedOffloads > 0) AnsiConsole.MarkupLine($"[grey]{s.NumByteCappedOffloads} flagged tokens stayed on the device (byte cap)[/]");
                 if (s.CloudError is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]the cloud failed a request, the SLM finished the answer: {s.CloudError}[/]");
                 if (s.NumVerdictTimeouts > 0) AnsiConsole.MarkupLine($"[yellow]no verdict within the timeout, the SLM finished the answer[/]");
-            }
+            }, (i, e) =>
+            {
+                if (midLine) Console.WriteLine();
+                midLine = false;
+                AnsiConsole.MarkupLineInterpolated($"[red]error[/] in answer {i + 1}: {e.Message} (the device goes on)");
+            }, cancellation);
             if (recorder is not null)
             {
                 await Task.Delay(200, CancellationToken.None);   // the last verdict deliveries end their activities
                 Console.WriteLine(recorder.SpanTrace() ?? "no span reached the verifier (nothing was offloaded)");
                 Console.Write(recorder.Meters());
             }
-            return 0;
+            if (failures > 0) AnsiConsole.MarkupLine($"[red]{failures} of the answers failed[/]");
+            return failures > 0 ? 1 : 0;
         });
         return command;
     }
