@@ -331,7 +331,8 @@ public static class BenchCommand
         {
             var dir = parse.GetValue(output)!;
             Directory.CreateDirectory(dir);
-            if (parse.GetValue(repeats) is < 1 or > 20) throw new ArgumentException("--runs must be in [1, 20]");
+            var runCount = parse.GetValue(repeats);
+            if (runCount is < 1 or > 20) throw new ArgumentException("--runs must be in [1, 20]");
             var spanLength = parse.GetValue(span);
             if (spanLength is < 1 or > VerifierOptions.DefaultMaxSpanTokens) throw new ArgumentException($"--span must be in [1, {VerifierOptions.DefaultMaxSpanTokens}]");
             if (parse.GetValue(model) is not null && parse.GetValue(targetHidden) is not null) throw new ArgumentException("give --model or --target-hidden, not both");
@@ -344,22 +345,23 @@ public static class BenchCommand
             // Each run starts from nothing (its own store and silo processes): the ratio moves a lot between runs on a shared
             // machine, so several runs and their median say more than one.
             var runs = new List<(ScaleRow one, ScaleRow two)>();
-            for (int run = 1; run <= parse.GetValue(repeats); run++)
+            for (int run = 1; run <= runCount; run++)
             {
-                if (parse.GetValue(repeats) > 1) AnsiConsole.MarkupLine($"run {run} of {parse.GetValue(repeats)}");
-                var runDir = parse.GetValue(repeats) > 1 ? Path.Combine(dir, $"run-{run}") : dir;
+                if (runCount > 1) AnsiConsole.MarkupLine($"run {run} of {runCount}");
+                var runDir = runCount > 1 ? Path.Combine(dir, $"run-{run}") : dir;
                 Directory.CreateDirectory(runDir);
                 runs.Add(await new ScaleBenchmark(runDir, vocab, line => AnsiConsole.MarkupLine(Markup.Escape(line)), spanLength, Path.GetFullPath(modelDir))
                     .RunAsync(parse.GetValue(devices), TimeSpan.FromSeconds(parse.GetValue(seconds)), cancellation));
             }
             static double Median(IEnumerable<double> xs) { var v = xs.Order().ToArray(); return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2; }
             var ratios = runs.Select(r => r.two.VerifiedTokensPerSecond / r.one.VerifiedTokensPerSecond).ToList();
-            var (one, two) = runs[ratios.IndexOf(ratios.MinBy(r => Math.Abs(r - Median(ratios))))];   // details of the run nearest the median
+            var medianRatio = Median(ratios);
+            var (one, two) = runs[ratios.IndexOf(ratios.MinBy(r => Math.Abs(r - medianRatio)))];   // details of the run nearest the median
             var path = Path.Combine(dir, "scale.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
                 tok_s_1 = Median(runs.Select(r => r.one.VerifiedTokensPerSecond)), tok_s_2 = Median(runs.Select(r => r.two.VerifiedTokensPerSecond)),
-                ratio = Median(ratios), ratio_min = ratios.Min(), ratio_max = ratios.Max(),
+                ratio = medianRatio, ratio_min = ratios.Min(), ratio_max = ratios.Max(),
                 sessions_per_silo_1 = one.SessionsPerSilo, sessions_per_silo_2 = two.SessionsPerSilo,
                 cpu_percent_1 = one.CpuPercent, cpu_percent_2 = two.CpuPercent,
                 runs = runs.Select(r => new
@@ -371,7 +373,7 @@ public static class BenchCommand
                 threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
             }, new JsonSerializerOptions { WriteIndented = true }));
             if (runs.Count > 1) AnsiConsole.MarkupLine($"ratios {string.Join(", ", ratios.Select(r => r.ToString("F2")))}; median below");
-            AnsiConsole.MarkupLine($"ratio {Median(ratios):F2}; wrote {Markup.Escape(path)}");
+            AnsiConsole.MarkupLine($"ratio {medianRatio:F2}; wrote {Markup.Escape(path)}");
             return 0;
         });
         return command;
