@@ -37,6 +37,17 @@ public class SiloRoleTests
         return builder.Build();
     }
 
+    /// <summary>A device-side Orleans client through the given gateway.</summary>
+    private static async Task<IHost> StartClientAsync(int gatewayPort, string clusterId)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(c => c.UseLocalhostClustering(gatewayPort, "synera", clusterId).AddSyneraClient());
+        var host = builder.Build();
+        try { await host.StartAsync(); }
+        catch { host.Dispose(); throw; }
+        return host;
+    }
+
     [Theory]
     [InlineData("localhost")]
     [InlineData("redis")]     // real Orleans Redis membership and session storage, in a Redis-protocol store hosted in-process (Garnet)
@@ -51,10 +62,7 @@ public class SiloRoleTests
         await frontend.StartAsync();
         Assert.Null(frontend.Services.GetService<Synera.Grains.Verification.VerificationEngine>());
 
-        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        clientBuilder.UseOrleansClient(c => c.UseLocalhostClustering(fGateway, "synera", clusterId).AddSyneraClient());
-        using var clientHost = clientBuilder.Build();
-        await clientHost.StartAsync();
+        using var clientHost = await StartClientAsync(fGateway, clusterId);
         var client = clientHost.Services.GetRequiredService<IClusterClient>();
 
         // Wait until both silos see each other (Redis membership is polled) and the frontend knows who hosts verifiers.
@@ -112,10 +120,7 @@ public class SiloRoleTests
         var clusterId = $"no-verifier-{fPort}";
         using var frontend = Silo("frontend", fPort, fGateway, fPort, clusterId, null);
         await frontend.StartAsync();
-        var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        clientBuilder.UseOrleansClient(c => c.UseLocalhostClustering(fGateway, "synera", clusterId).AddSyneraClient());
-        using var clientHost = clientBuilder.Build();
-        await clientHost.StartAsync();
+        using var clientHost = await StartClientAsync(fGateway, clusterId);
         var client = clientHost.Services.GetRequiredService<IClusterClient>();
         var tokenizer = SyneraTokenizer.Load(Path.Combine(TestModels.ShippedDraft, "tokenizer.json"));
         using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
