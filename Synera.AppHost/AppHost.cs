@@ -55,8 +55,10 @@ IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, i
 var frontend = Silo("frontend", "frontend", 11111, FrontendGateway).WithHealthCheck("gateway-listening")
     .WithEnvironment("Synera__Dashboard", "true")                                       // the Orleans dashboard
     .WithHttpEndpoint(port: OrleansDashboardPort, name: "orleans-dashboard", isProxied: false);
-var verifier1 = Silo("verifier-1", "verifier", 11112, Verifier1Gateway).WithHealthCheck("verifier-1-listening");
-var verifier2 = Silo("verifier-2", "verifier", 11113, Verifier2Gateway).WithHealthCheck("verifier-2-listening");
+// The verifiers join after the frontend: the verdict streams' queue grains activate where the first pulling agents run
+// and stay there, and the frontend's are the ones that should run them (FrontendQueueBalancer).
+var verifier1 = Silo("verifier-1", "verifier", 11112, Verifier1Gateway).WithHealthCheck("verifier-1-listening").WaitFor(frontend);
+var verifier2 = Silo("verifier-2", "verifier", 11113, Verifier2Gateway).WithHealthCheck("verifier-2-listening").WaitFor(frontend);
 
 // ---- devices: each a device client through the frontend's gateway, answering the held-out suite's mixed prompts
 // forever at its budget (one question asked again and again would spend a long-run budget on its hard digits alone).

@@ -38,6 +38,7 @@ public static class SyneraSiloBuilderExtensions
         // polls' CPU: queues × 1000 / PollMs calls a second across the cluster, busy or idle.
         silo.AddMemoryStreams(SyneraNames.StreamProvider, b =>
         {
+            b.ConfigurePartitionBalancing(FrontendQueueBalancer.Create);   // the pulling agents run on frontend silos
             b.ConfigurePullingAgent(o => o.Configure<IConfiguration>((a, c) =>
                 a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(c.GetValue("Synera:Streams:PollMs", 2.0))));
             b.Configure<HashRingStreamQueueMapperOptions>(o => o.Configure<IConfiguration>((q, c) =>
@@ -48,6 +49,9 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddSingleton(new SiloRoleInfo(role));
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
         silo.AddPlacementDirector<FrontendPlacement, FrontendPlacementDirector>();
+        // Every grain without its own placement (the device records, the load board, and Orleans' stream queue and
+        // pub-sub grains) goes to a frontend silo too: the verdict streams' traffic stays off the engines' cores.
+        silo.Services.AddSingleton<PlacementStrategy, FrontendPlacement>();
         silo.UseSiloMetadata(new Dictionary<string, string> { [FrontendPlacementDirector.RoleKey] = role.ToString() });   // read by that director
         silo.AddActivityPropagation();   // grain calls continue the caller's trace (device → session → verifier)
         silo.Services.AddOptions<SecurityOptions>();

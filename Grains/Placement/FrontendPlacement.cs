@@ -23,8 +23,11 @@ public sealed class FrontendPlacementDirector(ISiloMetadataCache metadata) : IPl
     /// <summary>The silo metadata key that carries a silo's <see cref="SiloRole"/>.</summary>
     public const string RoleKey = "synera.role";
 
-    private bool IsFrontend(SiloAddress silo) =>
+    /// <summary>Whether the silo published the frontend role (a silo whose metadata has not arrived yet is not).</summary>
+    public static bool IsFrontend(ISiloMetadataCache metadata, SiloAddress silo) =>
         metadata.GetSiloMetadata(silo).Metadata.TryGetValue(RoleKey, out var role) && role == nameof(SiloRole.Frontend);
+
+    private bool IsFrontend(SiloAddress silo) => IsFrontend(metadata, silo);
 
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {

@@ -39,21 +39,29 @@ public static class BenchCommand
             Description = "random (default): random tokens, rejected at once, so every span also re-runs the correction; target: the LLM's own greedy continuation, accepted whole",
             DefaultValueFactory = _ => BenchDrafts.Random,
         };
-        var verifier = new Command("verifier", "Verified tokens/s through the real engine at 1, 8 and 32 sessions (spans of 4), and the prefill limit")
+        var threads = new Option<int>("--threads") { Description = "torch threads (0 = one per core)", DefaultValueFactory = _ => 0 };
+        var sessionCounts = new Option<string>("--sessions") { Description = "session counts to measure, comma-separated", DefaultValueFactory = _ => "1,8,32" };
+        var span = new Option<int>("--span") { Description = "drafts per span", DefaultValueFactory = _ => 4 };
+        var verifier = new Command("verifier", "Verified tokens/s through the real engine at 1, 8 and 32 sessions (spans of 4, unless told), and the prefill limit")
         {
-            output, model, seconds, device, answerTokens, drafts,
+            output, model, seconds, device, answerTokens, drafts, threads, sessionCounts, span,
         };
         verifier.SetAction(parse =>
         {
-            TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+            int torchThreads = parse.GetValue(threads) is > 0 and var t ? t : Environment.ProcessorCount;
+            TorchSharp.torch.set_num_threads(torchThreads);
+            var counts = ParseList(parse.GetValue(sessionCounts)).Select(c => (int)c).Distinct().ToArray();
+            if (counts.Length == 0 || counts.Any(c => c < 1)) throw new ArgumentException("--sessions must list session counts of at least 1");
+            int spanTokens = parse.GetValue(span);
+            if (spanTokens is < 1 or > 64) throw new ArgumentException("--span must be in [1, 64]");
             var torchDevice = DeviceOption.Resolve(parse, device);
-            AnsiConsole.MarkupLine($"device: {TorchModelRunner.DeviceName(torchDevice)}, {Environment.ProcessorCount} CPU threads");
+            AnsiConsole.MarkupLine($"device: {TorchModelRunner.DeviceName(torchDevice)}, {torchThreads} torch threads");
             if (parse.GetValue(answerTokens) < 8) throw new ArgumentException("--answer-tokens must be at least 8");
             var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens), parse.GetValue(drafts));
             var rows = new List<VerifierBenchRow>();
-            foreach (var sessions in new[] { 1, 8, 32 })
+            foreach (var sessions in counts)
             {
-                var row = benchmark.Measure(sessions, 4);
+                var row = benchmark.Measure(sessions, spanTokens);
                 rows.Add(row);
                 AnsiConsole.MarkupLine($"{row.Name,-8} {row.VerifiedTokensPerSecond,8:F0} verified tok/s  (step {row.MeanStepMs:F2} ms, {row.Steps} steps, {row.AcceptanceRate:P0} of drafts accepted)");
             }
@@ -62,18 +70,21 @@ public static class BenchCommand
             foreach (var r in rows) table.AddRow(r.Name + " (verified)", $"{r.VerifiedTokensPerSecond:F0}");
             table.AddRow("prefill (1 x 256)", $"{prefill:F0}");
             AnsiConsole.Write(table);
-            double r32 = rows[2].VerifiedTokensPerSecond / rows[0].VerifiedTokensPerSecond, rPrefill = rows[2].VerifiedTokensPerSecond / prefill;
-            AnsiConsole.MarkupLine($"32-session / 1-session = {r32:F2}x; 32-session / prefill = {rPrefill:F2}");
+            // The most sessions against the fewest, and against the prefill limit (with the default counts: 32 against 1).
+            var (fewest, most) = (rows.MinBy(r => r.Sessions)!, rows.MaxBy(r => r.Sessions)!);
+            double rMost = most.VerifiedTokensPerSecond / fewest.VerifiedTokensPerSecond, rPrefill = most.VerifiedTokensPerSecond / prefill;
+            AnsiConsole.MarkupLine($"{most.Sessions}-session / {fewest.Sessions}-session = {rMost:F2}x; {most.Sessions}-session / prefill = {rPrefill:F2}");
             var dir = parse.GetValue(output)!;
             Directory.CreateDirectory(dir);
             var path = Path.Combine(dir, "verifier.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
-                tok_s_1 = rows[0].VerifiedTokensPerSecond, tok_s_8 = rows[1].VerifiedTokensPerSecond, tok_s_32 = rows[2].VerifiedTokensPerSecond,
-                prefill_tok_s = prefill, ratio_32_over_1 = r32, ratio_32_over_prefill = rPrefill,
+                tok_s = rows.ToDictionary(r => r.Sessions.ToString(), r => r.VerifiedTokensPerSecond),
+                prefill_tok_s = prefill, ratio_most_over_fewest = rMost, ratio_most_over_prefill = rPrefill,
+                span = spanTokens,
                 steps = rows.ToDictionary(r => r.Name, r => new { r.Steps, r.MeanStepMs, r.AcceptanceRate }),
                 drafts = parse.GetValue(drafts).ToString().ToLowerInvariant(),
-                threads = Environment.ProcessorCount,
+                threads = torchThreads,
                 device = TorchModelRunner.DeviceName(torchDevice),
                 answer_tokens = parse.GetValue(answerTokens),
             }, new JsonSerializerOptions { WriteIndented = true }));

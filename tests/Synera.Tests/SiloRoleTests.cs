@@ -56,10 +56,12 @@ public class SiloRoleTests
         using var redis = membership == "redis" ? new EmbeddedStore() : null;
         int vPort = EmbeddedCluster.FreePort(), vGateway = EmbeddedCluster.FreePort(), fPort = EmbeddedCluster.FreePort(), fGateway = EmbeddedCluster.FreePort();
         var clusterId = $"roles-{vPort}";
-        using var verifier = Silo("verifier", vPort, vGateway, vPort, clusterId, redis?.ConnectionString);
-        using var frontend = Silo("frontend", fPort, fGateway, vPort, clusterId, redis?.ConnectionString);
-        await verifier.StartAsync();
+        // The frontend first, as the developer cluster starts them: the stream queue grains activate where the first
+        // pulling agents run, and stay there.
+        using var frontend = Silo("frontend", fPort, fGateway, fPort, clusterId, redis?.ConnectionString);
+        using var verifier = Silo("verifier", vPort, vGateway, fPort, clusterId, redis?.ConnectionString);
         await frontend.StartAsync();
+        await verifier.StartAsync();
         Assert.Null(frontend.Services.GetService<Synera.Grains.Verification.VerificationEngine>());
 
         using var clientHost = await StartClientAsync(fGateway, clusterId);
@@ -104,6 +106,11 @@ public class SiloRoleTests
         var deviceFacing = stats.Where(s => s.GrainType.Contains("SessionGrain") || s.GrainType.Contains("DeviceGrain")).ToList();
         Assert.True(deviceFacing.Count == 2, "session and device activations: " + string.Join(", ", stats.Select(s => $"{s.GrainType}@{s.SiloAddress}")));
         Assert.All(deviceFacing, s => Assert.Equal(frontendSilo, s.SiloAddress));
+        // So do the verdict stream's queue and pub-sub grains (the silos' default placement), whose queues the frontend's
+        // pulling agents read (FrontendQueueBalancer): the verdict above came to the device without touching the verifier silo.
+        var streamGrains = stats.Where(s => s.GrainType.Contains("MemoryStreamQueueGrain") || s.GrainType.Contains("PubSubRendezvousGrain")).ToList();
+        Assert.True(streamGrains.Select(s => s.GrainType).Distinct().Count() == 2, "stream grains: " + string.Join(", ", stats.Select(s => $"{s.GrainType}@{s.SiloAddress}")));
+        Assert.All(streamGrains, s => Assert.Equal(frontendSilo, s.SiloAddress));
 
         await clientHost.StopAsync();
         await frontend.StopAsync();
