@@ -1,6 +1,11 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Persistence;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Orleans.Configuration;
 using Synera.Abstractions;
 
@@ -31,6 +36,7 @@ public static class SyneraClusteringExtensions
             case "orleans":
                 // Membership, storage and endpoints are Orleans' (its configuration section, Orleans:Endpoints).
                 ConfigureFailureDetection(silo, section);
+                UseBinaryGrainState(silo);
                 break;
             case "localhost":
                 var primary = section.GetValue("PrimarySiloPort", siloPort);
@@ -44,6 +50,7 @@ public static class SyneraClusteringExtensions
                 silo.AddRedisGrainStorage(SyneraNames.SessionStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
                 // Stream subscriptions too: a device's subscription to its verdicts must outlive the silo that held it.
                 silo.AddRedisGrainStorage(SyneraNames.PubSubStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+                UseBinaryGrainState(silo);
                 ConfigureFailureDetection(silo, section);
                 // Membership across machines: advertise the address other silos and clients reach this one at
                 // (Synera:Cluster:AdvertisedAddress, default loopback for one machine) and listen on every interface.
@@ -55,6 +62,18 @@ public static class SyneraClusteringExtensions
         }
         return silo;
     }
+
+    /// <summary>
+    /// Grain state goes to Redis in Orleans' binary format (every state type is <c>[GenerateSerializer]</c>) instead of
+    /// the Redis provider's default, Newtonsoft JSON with type names: a session grain writes its state twice per span,
+    /// and under <c>bench scale</c> that JSON was 22 % of the frontend silo's CPU. State written as JSON before (an
+    /// older store) still reads: JSON is the fallback for reading.
+    /// </summary>
+    private static void UseBinaryGrainState(ISiloBuilder silo) =>
+        silo.Services.AddSingleton<IConfigureOptions<RedisStorageOptions>>(services => new ConfigureNamedOptions<RedisStorageOptions>(null, o =>
+            o.GrainStorageSerializer = new GrainStorageSerializer(
+                new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>()),
+                ActivatorUtilities.CreateInstance<JsonGrainStorageSerializer>(services))));
 
     /// <summary>Whether Orleans' own configuration section (Aspire's Orleans integration writes it) names a clustering provider.</summary>
     public static bool IsConfiguredByOrleansSection(IConfiguration configuration) =>

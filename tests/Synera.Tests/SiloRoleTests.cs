@@ -112,6 +112,15 @@ public class SiloRoleTests
         Assert.True(streamGrains.Select(s => s.GrainType).Distinct().Count() == 2, "stream grains: " + string.Join(", ", stats.Select(s => $"{s.GrainType}@{s.SiloAddress}")));
         Assert.All(streamGrains, s => Assert.Equal(frontendSilo, s.SiloAddress));
 
+        // The session's state outlives its activation (in Redis, in Orleans' binary format; in memory in localhost mode):
+        // deactivated, the session reads back its committed tokens.
+        var before = await session.GetSnapshotAsync();
+        Assert.True(before.CommittedTokenIds.Length > 3, "the verdict committed tokens");
+        await session.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        var after = await session.GetSnapshotAsync();
+        Assert.Equal(before.CommittedTokenIds, after.CommittedTokenIds);
+        Assert.Equal((before.IsOpen, before.Epoch), (after.IsOpen, after.Epoch));
+
         await clientHost.StopAsync();
         await frontend.StopAsync();
         await verifier.StopAsync();
