@@ -23,11 +23,11 @@ public sealed class FrontendPlacementDirector(ISiloMetadataCache metadata) : IPl
     /// <summary>The silo metadata key that carries a silo's <see cref="SiloRole"/>.</summary>
     public const string RoleKey = "synera.role";
 
-    /// <summary>Whether the silo published the frontend role (a silo whose metadata has not arrived yet is not).</summary>
-    public static bool IsFrontend(ISiloMetadataCache metadata, SiloAddress silo) =>
-        metadata.GetSiloMetadata(silo).Metadata.TryGetValue(RoleKey, out var role) && role == nameof(SiloRole.Frontend);
+    /// <summary>The role the silo published, or null while its metadata has not arrived.</summary>
+    public static SiloRole? RoleOf(ISiloMetadataCache metadata, SiloAddress silo) =>
+        metadata.GetSiloMetadata(silo).Metadata.TryGetValue(RoleKey, out var role) && Enum.TryParse<SiloRole>(role, out var parsed) ? parsed : null;
 
-    private bool IsFrontend(SiloAddress silo) => IsFrontend(metadata, silo);
+    private bool IsFrontend(SiloAddress silo) => RoleOf(metadata, silo) == SiloRole.Frontend;
 
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Streams;
+using Synera.Grains.Hosting;
 
 namespace Synera.Grains.Placement;
 
@@ -17,7 +18,7 @@ namespace Synera.Grains.Placement;
 /// i mod n. While two silos' views differ (a silo joining or leaving) a queue can be read by two agents or by none for
 /// a moment; the memory queue grain hands each message out once, so a verdict may come late but not twice. The
 /// assignment is recomputed on every membership change and once a second, because a silo's role (its silo metadata)
-/// can arrive after its membership.
+/// can arrive after its membership (until then no verifier reads, in case that silo is a frontend).
 /// </para>
 /// <para>
 /// The queue grains themselves stay where they were first activated: by the first pulling agents that read them. A
@@ -74,12 +75,17 @@ public sealed class FrontendQueueBalancer(IServiceProvider services, ISiloMetada
         catch (OperationCanceledException) { }
     }
 
-    /// <summary>Which silos read queues: the active frontends, or every active silo when none is a frontend.</summary>
-    public static IReadOnlyList<SiloAddress> Owners(IEnumerable<SiloAddress> active, Func<SiloAddress, bool> isFrontend)
+    /// <summary>
+    /// Which silos read queues: the active frontends; every active silo when none is a frontend; and no one while a silo's
+    /// role is still unknown (its metadata not yet fetched) and no frontend is known, for it may be one. A verifier that
+    /// read queues in that moment would activate their grains on itself, where they would stay, and die with it.
+    /// </summary>
+    public static IReadOnlyList<SiloAddress> Owners(IEnumerable<SiloAddress> active, Func<SiloAddress, SiloRole?> roleOf)
     {
         var silos = active.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
-        var frontends = silos.Where(isFrontend).ToList();
-        return frontends.Count > 0 ? frontends : silos;
+        var frontends = silos.Where(s => roleOf(s) == SiloRole.Frontend).ToList();
+        if (frontends.Count > 0) return frontends;
+        return silos.Any(s => roleOf(s) is null) ? [] : silos;
     }
 
     /// <summary>The queues one owner reads: queue i goes to owner i mod n.</summary>
@@ -94,7 +100,7 @@ public sealed class FrontendQueueBalancer(IServiceProvider services, ISiloMetada
         bool changed;
         lock (gate)
         {
-            var owners = Owners(activeSilos, IsFrontend);
+            var owners = Owners(activeSilos, silo => FrontendPlacementDirector.RoleOf(metadata, silo));
             var next = QueuesOf(allQueues, owners, SiloAddress).ToHashSet();
             changed = !next.SetEquals(mine);
             if (changed)
@@ -105,6 +111,4 @@ public sealed class FrontendQueueBalancer(IServiceProvider services, ISiloMetada
         }
         if (changed) NotifyListeners().Ignore();
     }
-
-    private bool IsFrontend(SiloAddress silo) => FrontendPlacementDirector.IsFrontend(metadata, silo);
 }

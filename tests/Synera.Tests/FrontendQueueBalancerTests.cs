@@ -1,5 +1,6 @@
 using System.Net;
 using Orleans.Runtime;
+using Synera.Grains.Hosting;
 using Synera.Grains.Placement;
 
 namespace Synera.Tests;
@@ -16,7 +17,8 @@ public class FrontendQueueBalancerTests
         var (f1, f2, v1, v2) = (Silo(11111), Silo(11112), Silo(11113), Silo(11114));
         var frontends = new HashSet<SiloAddress> { f1, f2 };
         var queues = Enumerable.Range(0, 8).ToList();
-        var owners = FrontendQueueBalancer.Owners([v2, f2, v1, f1], frontends.Contains);
+        SiloRole? RoleOf(SiloAddress s) => frontends.Contains(s) ? SiloRole.Frontend : SiloRole.Verifier;
+        var owners = FrontendQueueBalancer.Owners([v2, f2, v1, f1], RoleOf);
         Assert.Equal([f1, f2], owners);
         var read = new[] { f1, f2, v1, v2 }.ToDictionary(s => s, s => FrontendQueueBalancer.QueuesOf(queues, owners, s).ToList());
         Assert.Empty(read[v1]);
@@ -25,7 +27,7 @@ public class FrontendQueueBalancerTests
         Assert.Equal(queues, read.Values.SelectMany(q => q).Order());   // each queue exactly once
 
         // Another silo's view lists the members in another order: the same assignment.
-        var otherView = FrontendQueueBalancer.Owners([f1, v1, f2, v2], frontends.Contains);
+        var otherView = FrontendQueueBalancer.Owners([f1, v1, f2, v2], RoleOf);
         Assert.Equal(read[f1], FrontendQueueBalancer.QueuesOf(queues, otherView, f1));
     }
 
@@ -34,10 +36,20 @@ public class FrontendQueueBalancerTests
     {
         var (v1, v2, v3) = (Silo(11121), Silo(11122), Silo(11123));
         var queues = Enumerable.Range(0, 8).ToList();
-        var owners = FrontendQueueBalancer.Owners([v3, v1, v2], _ => false);
+        var owners = FrontendQueueBalancer.Owners([v3, v1, v2], _ => SiloRole.Verifier);
         Assert.Equal(3, owners.Count);
         var all = owners.SelectMany(s => FrontendQueueBalancer.QueuesOf(queues, owners, s)).Order().ToList();
         Assert.Equal(queues, all);
         Assert.Empty(FrontendQueueBalancer.QueuesOf(queues, owners, Silo(11124)));   // a silo not (yet) active reads nothing
+    }
+
+    [Fact]
+    public void NoVerifierReadsWhileAnotherSilosRoleIsUnknown()
+    {
+        var (v1, unknown, f1) = (Silo(11131), Silo(11132), Silo(11133));
+        // The other silo's metadata has not arrived: it may be a frontend, so the verifier waits.
+        Assert.Empty(FrontendQueueBalancer.Owners([v1, unknown], s => s == v1 ? SiloRole.Verifier : null));
+        // A known frontend reads, whatever the unknown one turns out to be.
+        Assert.Equal([f1], FrontendQueueBalancer.Owners([v1, unknown, f1], s => s == v1 ? SiloRole.Verifier : s == f1 ? SiloRole.Frontend : null));
     }
 }
