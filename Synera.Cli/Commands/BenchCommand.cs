@@ -322,12 +322,13 @@ public static class BenchCommand
     /// <summary><c>synera bench scale</c>: verified tokens/s with one verifier silo, then two; writes scale.json.</summary>
     private static Command Scale(Option<string> output)
     {
-        var devices = new Option<int>("--devices") { Description = "simulated devices (enough to saturate the silos)", DefaultValueFactory = _ => 48 };
-        var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 20 };
+        // 384 by default: enough to saturate two silos here (at 192 the two-silo measurement left a quarter of a core idle).
+        var devices = new Option<int>("--devices") { Description = "simulated devices (enough to saturate the silos)", DefaultValueFactory = _ => 384 };
+        var seconds = new Option<double>("--seconds") { Description = "measuring time per configuration", DefaultValueFactory = _ => 30 };
         var span = new Option<int>("--span")
         {
             Description = "random drafts per span: each span costs the same orchestration (grain calls, persisted state, a verdict), so longer spans put more of the cores on verification",
-            DefaultValueFactory = _ => 4,
+            DefaultValueFactory = _ => 16,
         };
         var model = new Option<string?>("--model") { Description = "target model folder the verifier silos serve (default: models/target)" };
         var targetHidden = new Option<int?>("--target-hidden")
@@ -336,7 +337,7 @@ public static class BenchCommand
                 "the drafts are random, so only the model's cost per token matters, and a heavier target shows how the cluster scales when " +
                 "verification outweighs the orchestration, as a real LLM's does",
         };
-        var repeats = new Option<int>("--runs") { Description = "measure this many times, each from a fresh cluster; scale.json gives the medians and every run", DefaultValueFactory = _ => 1 };
+        var repeats = new Option<int>("--runs") { Description = "measure this many times, each from a fresh cluster; scale.json gives the medians and every run", DefaultValueFactory = _ => 3 };
         var command = new Command("scale", "Verified tokens/s through one verifier silo and through two (one torch thread each)") { output, devices, seconds, span, model, targetHidden, repeats };
         command.SetAction(async (parse, cancellation) =>
         {
