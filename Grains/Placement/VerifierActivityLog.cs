@@ -9,7 +9,8 @@ namespace Synera.Grains.Placement;
 
 /// <summary>
 /// On a verifier silo: one log line per <see cref="VerifierOptions.ActivityLogPeriod"/> saying what this verifier served
-/// (spans, sessions held, p99, load factor), so an operator (or the Aspire dashboard's logs) sees every verifier silo
+/// (spans, engine steps, sessions held, p99, load factor, and the committed tokens it had to run again because their
+/// K/V was evicted or lost: a verifier short of KV memory shows it there), so an operator (or the Aspire dashboard's logs) sees every verifier silo
 /// at work, or idle. Quiet when nothing was served.
 /// </summary>
 internal sealed class VerifierActivityLog(VerificationEngine engine, ILocalSiloDetails silo, IOptions<VerifierOptions> options, ILogger<VerifierActivityLog> logger)
@@ -20,17 +21,21 @@ internal sealed class VerifierActivityLog(VerificationEngine engine, ILocalSiloD
         var period = options.Value.ActivityLogPeriod;
         if (period <= TimeSpan.Zero) return;
         using var timer = new PeriodicTimer(period);
-        long served = Interlocked.Read(ref engine.Stats.NumRequests), tokens = Interlocked.Read(ref engine.Stats.ProcessedTokens);
+        var stats = engine.Stats;
+        long served = Interlocked.Read(ref stats.NumRequests), tokens = Interlocked.Read(ref stats.ProcessedTokens);
+        long steps = Interlocked.Read(ref stats.NumSteps), reprefilled = Interlocked.Read(ref stats.ReprefillTokens);
         while (await timer.WaitForNextTickAsync(stopping))
         {
-            long nowServed = Interlocked.Read(ref engine.Stats.NumRequests), nowTokens = Interlocked.Read(ref engine.Stats.ProcessedTokens);
+            long nowServed = Interlocked.Read(ref stats.NumRequests), nowTokens = Interlocked.Read(ref stats.ProcessedTokens);
+            long nowSteps = Interlocked.Read(ref stats.NumSteps), nowReprefilled = Interlocked.Read(ref stats.ReprefillTokens);
             if (nowServed > served)
             {
                 var load = engine.CurrentLoad;
-                logger.LogInformation("Verifier {Silo} verified {Spans} spans ({Tokens} tokens) in the last {Period}; holds {Sessions} sessions, p99 {P99:F0} ms, load factor {Load:F2}",
-                    silo.SiloAddress.ToParsableString(), nowServed - served, nowTokens - tokens, period, load.NumSessions, load.P99VerifyMs, load.LoadFactor);
+                logger.LogInformation("Verifier {Silo} verified {Spans} spans ({Tokens} tokens) in {Steps} steps in the last {Period}; holds {Sessions} sessions, p99 {P99:F0} ms, load factor {Load:F2}, re-prefilled {Reprefilled} tokens",
+                    silo.SiloAddress.ToParsableString(), nowServed - served, nowTokens - tokens, nowSteps - steps, period, load.NumSessions, load.P99VerifyMs, load.LoadFactor,
+                    nowReprefilled - reprefilled);
             }
-            (served, tokens) = (nowServed, nowTokens);
+            (served, tokens, steps, reprefilled) = (nowServed, nowTokens, nowSteps, nowReprefilled);
         }
     }
 }
