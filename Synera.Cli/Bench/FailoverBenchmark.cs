@@ -32,14 +32,18 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
         using var store = new EmbeddedStore();
         var ports = Enumerable.Range(0, 6).Select(_ => EmbeddedCluster.FreePort()).ToArray();
         var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "frontend.log"));
-        var verifiers = new[]
-        {
-            SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "verifier-a.log")),
-            SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "verifier-b.log")),
-        };
+        SiloProcess[] verifiers = [];
         try
         {
+            // The verifiers join once the frontend is active: the verdict streams' queue grains then activate on the
+            // frontend. A verifier active first would read the queues until the frontend joined, and keep their grains;
+            // killing it then broke those streams (the devices recovered by resync, 5 stall resyncs in a run).
             await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
+            verifiers =
+            [
+                SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "verifier-a.log")),
+                SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "verifier-b.log")),
+            ];
             var management = client.Client.GetGrain<IManagementGrain>(0);
             await SiloProcess.WaitForActiveSilosAsync(management, 3, null, cancellation);
             var runs = new List<FailoverRun>();

@@ -29,6 +29,9 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
         using var store = new EmbeddedStore();
         var ports = Enumerable.Range(0, 6).Select(_ => EmbeddedCluster.FreePort()).ToArray();
         using var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "scale-frontend.log"), steadyState: true);
+        // The verifier joins once the frontend is active (its gateway answers): the verdict streams' queue grains then
+        // activate on the frontend, not on a verifier that happened to be active first.
+        await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
         using var first = SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "scale-verifier-a.log"), steadyState: true, modelPath: modelPath);
         var processes = new List<(string name, Func<TimeSpan> cpu)>
         {
@@ -36,7 +39,6 @@ public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> 
             ("frontend", () => frontend.CpuTime),
             ("verifier a", () => first.CpuTime),
         };
-        await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
         var management = client.Client.GetGrain<IManagementGrain>(0);
         await SiloProcess.WaitForActiveSilosAsync(management, 2, null, cancellation);
         var one = await MeasureAsync(client.Client, 1, devices, measure, processes, cancellation);
