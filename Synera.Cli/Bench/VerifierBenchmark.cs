@@ -41,12 +41,13 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
 
     public VerifierBenchRow Measure(int sessions, int spanTokens)
     {
-        var options = new VerifierOptions { MaxTokensPerStep = 4096 };
         var (model, tokenizer) = ModelCheckpoint.Load(modelDir, device);
+        var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
+        // Every session in every step, even the first, which also runs the prompts: the measurement counts whole steps.
+        var options = new VerifierOptions { MaxTokensPerStep = Math.Max(4096, sessions * (prompts.Max(p => p.Length) + spanTokens + 2)) };
         using var engine = new VerificationEngine(
             new TorchModelRunner(model, device, options.KvCacheBudgetBytes, "bench", options.MaxSpanTokens),
             new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
-        var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
         var random = new Random(0);
         // Each prompt's greedy continuation by the LLM itself, long enough for a whole session (computed once).
         var continuations = drafts == BenchDrafts.Random ? null : targetContinuations ??= prompts.Select(p =>

@@ -53,7 +53,7 @@ public static class BenchCommand
             var counts = ParseList(parse.GetValue(sessionCounts)).Select(c => (int)c).Distinct().ToArray();
             if (counts.Length == 0 || counts.Any(c => c < 1)) throw new ArgumentException("--sessions must list session counts of at least 1");
             int spanTokens = parse.GetValue(span);
-            if (spanTokens is < 1 or > 64) throw new ArgumentException("--span must be in [1, 64]");
+            if (spanTokens is < 1 or > VerifierOptions.DefaultMaxSpanTokens) throw new ArgumentException($"--span must be in [1, {VerifierOptions.DefaultMaxSpanTokens}]");
             var torchDevice = DeviceOption.Resolve(parse, device);
             AnsiConsole.MarkupLine($"device: {TorchModelRunner.DeviceName(torchDevice)}, {torchThreads} torch threads");
             if (parse.GetValue(answerTokens) < 8) throw new ArgumentException("--answer-tokens must be at least 8");
