@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -18,10 +19,11 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 {
     private readonly IHost silo;
     private readonly IHost client;
+    private readonly StrongBox<bool> siloStopping;
 
-    private EmbeddedCluster(IHost silo, IHost client, int gatewayPort, string clusterId)
+    private EmbeddedCluster(IHost silo, IHost client, int gatewayPort, string clusterId, StrongBox<bool> siloStopping)
     {
-        this.silo = silo; this.client = client; GatewayPort = gatewayPort; ClusterId = clusterId;
+        this.silo = silo; this.client = client; GatewayPort = gatewayPort; ClusterId = clusterId; this.siloStopping = siloStopping;
     }
 
     public IClusterClient Client => client.Services.GetRequiredService<IClusterClient>();
@@ -53,6 +55,12 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         // The watchdog reports start-up stalls of a freshly loaded process (JIT, model load) as warnings.
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);   // start-up advice about server GC
+        // Stopping cancels the verdict stream's queue reads in flight, which Orleans logs as errors with a stack trace
+        // after an answer that was fine. Nothing is lost then (the answer is over), so once the silo stops they go unsaid.
+        // (A filter function is a rule of its own: it keeps the minimum level itself.)
+        var siloStopping = new StrongBox<bool>();
+        siloBuilder.Logging.AddFilter((category, level) => level >= logLevel && !(siloStopping.Value && category is not null &&
+            (category.StartsWith("Orleans.Streams", StringComparison.Ordinal) || category.StartsWith("Orleans.Providers.MemoryAdapterReceiver", StringComparison.Ordinal))));
         configureLogging?.Invoke(siloBuilder.Logging);
         siloBuilder.UseOrleans(s =>
         {
@@ -68,11 +76,15 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         clientBuilder.UseOrleansClient(c => c.UseSyneraClustering(clientBuilder.Configuration).AddSyneraClient(clientSecurity));
         var clientHost = clientBuilder.Build();
         await clientHost.StartAsync(cancellation);
-        return new EmbeddedCluster(siloHost, clientHost, gatewayPort, config["Synera:Cluster:ClusterId"]!);
+        return new EmbeddedCluster(siloHost, clientHost, gatewayPort, config["Synera:Cluster:ClusterId"]!, siloStopping);
     }
 
     /// <summary>Stops the silo while the client stays up (the cloud going away under a device).</summary>
-    public Task StopSiloAsync(CancellationToken cancellation = default) => silo.StopAsync(cancellation);
+    public Task StopSiloAsync(CancellationToken cancellation = default)
+    {
+        siloStopping.Value = true;
+        return silo.StopAsync(cancellation);
+    }
 
     public static int FreePort()
     {
@@ -85,6 +97,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     {
         await client.StopAsync();
         client.Dispose();
+        siloStopping.Value = true;
         await silo.StopAsync();
         silo.Dispose();
     }
