@@ -52,12 +52,13 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddOptions<VerifierOptions>();
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
+        silo.Services.AddSingleton<SiloRoles>();
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
         silo.AddPlacementDirector<FrontendPlacement, FrontendPlacementDirector>();
         // Every grain without its own placement (the device records, the load board, and Orleans' stream queue and
         // pub-sub grains) goes to a frontend silo too: the verdict streams' traffic stays off the engines' cores.
         silo.Services.AddSingleton<PlacementStrategy, FrontendPlacement>();
-        silo.UseSiloMetadata(new Dictionary<string, string> { [FrontendPlacementDirector.RoleKey] = role.ToString() });   // read by that director
+        silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.RoleKey] = role.ToString() });   // read through SiloRoles
         silo.AddActivityPropagation();   // grain calls continue the caller's trace (device → session → verifier)
         silo.Services.AddOptions<SecurityOptions>();
         silo.Services.AddSingleton<DeviceRecordCache>();

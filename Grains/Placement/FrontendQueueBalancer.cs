@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Streams;
 using Synera.Grains.Hosting;
 
@@ -26,7 +25,7 @@ namespace Synera.Grains.Placement;
 /// them across silos), so start the frontends first, as the developer cluster and <c>bench scale</c> do.
 /// </para>
 /// </summary>
-public sealed class FrontendQueueBalancer(IServiceProvider services, ISiloMetadataCache metadata, SiloRoleInfo localRole, ILogger<FrontendQueueBalancer> logger)
+public sealed class FrontendQueueBalancer(IServiceProvider services, SiloRoles roles, ILogger<FrontendQueueBalancer> logger)
     : QueueBalancerBase(services, logger)
 {
     private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
@@ -100,8 +99,7 @@ public sealed class FrontendQueueBalancer(IServiceProvider services, ISiloMetada
         bool changed;
         lock (gate)
         {
-            // This silo's own role is known for certain; the metadata cache may not hold it yet while the silo starts.
-            var owners = Owners(activeSilos, silo => silo.Equals(SiloAddress) ? localRole.Role : FrontendPlacementDirector.RoleOf(metadata, silo));
+            var owners = Owners(activeSilos, roles.RoleOf);
             var next = QueuesOf(allQueues, owners, SiloAddress).ToHashSet();
             changed = !next.SetEquals(mine);
             if (changed)
