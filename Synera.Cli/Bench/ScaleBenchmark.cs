@@ -19,7 +19,7 @@ public sealed record ScaleRow(int VerifierSilos, int Devices, double VerifiedTok
 /// <summary>
 /// <c>synera bench scale</c>: the same load against one verifier silo, then two, each a process of its own pinned to one
 /// torch thread, behind a frontend silo, in Redis membership. The load is lightweight simulated devices in this process:
-/// real session grains, real verdict streams, random drafts (no SLM; 4 per span unless told), so the load generator leaves the cores to
+/// real session grains, real verdict streams, random drafts (no SLM; <c>spanLength</c> per span), so the load generator leaves the cores to
 /// the silos. Sessions are placed by the least-loaded verifier placement.
 /// </summary>
 public sealed class ScaleBenchmark(string logDir, int vocabSize, Action<string> report, int spanLength = 4, string? modelPath = null)

@@ -376,9 +376,9 @@ public static class BenchCommand
                 ratio = medianRatio, ratio_min = ratios.Min(), ratio_max = ratios.Max(),
                 sessions_per_silo_1 = one.SessionsPerSilo, sessions_per_silo_2 = two.SessionsPerSilo,
                 cpu_percent_1 = one.CpuPercent, cpu_percent_2 = two.CpuPercent,
-                runs = runs.Select(r => new
+                runs = runs.Select((r, i) => new
                 {
-                    tok_s_1 = r.one.VerifiedTokensPerSecond, tok_s_2 = r.two.VerifiedTokensPerSecond, ratio = r.two.VerifiedTokensPerSecond / r.one.VerifiedTokensPerSecond,
+                    tok_s_1 = r.one.VerifiedTokensPerSecond, tok_s_2 = r.two.VerifiedTokensPerSecond, ratio = ratios[i],
                     sessions_per_silo_1 = r.one.SessionsPerSilo, sessions_per_silo_2 = r.two.SessionsPerSilo, cpu_percent_1 = r.one.CpuPercent, cpu_percent_2 = r.two.CpuPercent,
                 }),
                 devices = parse.GetValue(devices), span = spanLength, target = modelDir, target_hidden = config.HiddenSize, target_parameters = config.ParameterCount(),
