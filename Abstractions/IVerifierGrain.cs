@@ -4,7 +4,7 @@ namespace Synera.Abstractions;
 
 /// <summary>
 /// The Orleans face of one verification engine (one per accelerator). Activates only on silos whose
-/// role is <see cref="SyneraNames.VerifierRole"/>; device sessions are routed to it stickily so that the
+/// role is verifier (<c>Synera:Role</c>); device sessions are routed to it stickily so that the
 /// LLM KV cache of each session stays warm.
 /// </summary>
 public interface IVerifierGrain : IGrainWithStringKey

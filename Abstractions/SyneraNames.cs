@@ -14,9 +14,4 @@ public static class SyneraNames
 
     /// <summary>Grain storage the memory stream provider keeps its subscriptions in.</summary>
     public const string PubSubStorage = "PubSubStore";
-
-    /// <summary>Silo metadata key and values for the role a silo plays.</summary>
-    public const string RoleKey = "synera-role";
-    public const string VerifierRole = "verifier";
-    public const string FrontendRole = "frontend";
 }
