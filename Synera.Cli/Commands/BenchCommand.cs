@@ -354,6 +354,13 @@ public static class BenchCommand
             var vocab = SyneraTokenizer.Load(tokenizerPath).VocabSize;
             var config = TransformerConfig.Load(Path.Combine(modelDir, "config.json"));
             AnsiConsole.MarkupLine(Markup.Escape($"target {modelDir}: hidden {config.HiddenSize}, {config.NumLayers} layers, {config.ParameterCount() / 1e6:F1}M parameters"));
+            // Every session must fit one silo's KV cache: past it, the single silo evicts sessions and re-prefills them (a
+            // 512-wide target at 384 devices re-prefilled a third of its tokens), which two silos do not, and the ratio
+            // would measure that instead of the second silo's capacity.
+            var kvSessions = VerifierOptions.DefaultKvCacheBudgetBytes / KvLayout.For(config).BytesPerSlot;
+            if (parse.GetValue(devices) > kvSessions)
+                throw new ArgumentException($"--devices {parse.GetValue(devices)}: one verifier silo's KV cache ({VerifierOptions.DefaultKvCacheBudgetBytes >> 20} MiB) holds " +
+                    $"{kvSessions} sessions of this target; with more, the single silo would re-prefill evicted sessions and the ratio would overstate the scaling. Give --devices {kvSessions} or fewer");
             // Each run starts from nothing (its own store and silo processes): the ratio moves a lot between runs on a shared
             // machine, so several runs and their median say more than one.
             var runs = new List<(ScaleRow one, ScaleRow two)>();
@@ -381,7 +388,7 @@ public static class BenchCommand
                     tok_s_1 = r.one.VerifiedTokensPerSecond, tok_s_2 = r.two.VerifiedTokensPerSecond, ratio = ratios[i],
                     sessions_per_silo_1 = r.one.SessionsPerSilo, sessions_per_silo_2 = r.two.SessionsPerSilo, cpu_percent_1 = r.one.CpuPercent, cpu_percent_2 = r.two.CpuPercent,
                 }),
-                devices = parse.GetValue(devices), span = spanLength, target = modelDir, target_hidden = config.HiddenSize, target_parameters = config.ParameterCount(),
+                devices = parse.GetValue(devices), kv_sessions_per_silo = kvSessions, span = spanLength, target = modelDir, target_hidden = config.HiddenSize, target_parameters = config.ParameterCount(),
                 threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
             }, new JsonSerializerOptions { WriteIndented = true }));
             if (runs.Count > 1) AnsiConsole.MarkupLine($"ratios {string.Join(", ", ratios.Select(r => r.ToString("F2")))}; median below");
