@@ -66,7 +66,7 @@ public static class SyneraSiloBuilderExtensions
         if (role == SiloRole.Verifier)
         {
             silo.Services.AddSingleton(CreateEngine);
-            silo.Services.AddHostedService<VerifierEngineHost>();
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, VerifierEngineStartup>();
             silo.Services.AddHostedService<VerifierLoadPublisher>();
             silo.Services.AddHostedService<VerifierActivityLog>();
         }
@@ -87,6 +87,9 @@ public static class SyneraSiloBuilderExtensions
         var (model, _) = ModelCheckpoint.Load(o.ModelPath, device);
         logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters) on {Device}", o.ModelPath, model.Config.NumParameters, device.type);
         var runner = new TorchModelRunner(model, device, o.KvCacheBudgetBytes, Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens);
+        var warmUp = System.Diagnostics.Stopwatch.StartNew();
+        runner.WarmUp(o.MaxTokensPerStep);
+        logger.LogInformation("Verifier warmed up in {Ms:F0} ms (a full step of {Tokens} tokens, prefill and continuation)", warmUp.Elapsed.TotalMilliseconds, o.MaxTokensPerStep);
         var engine = new VerificationEngine(runner, new ContinuousBatchScheduler(o), o, new OrleansVerdictSink(services.GetRequiredService<IGrainFactory>()),
             logger, new VerifierMetrics(services.GetService<IMeterFactory>()));
         engine.Start();
@@ -97,14 +100,17 @@ public static class SyneraSiloBuilderExtensions
 /// <summary>The role this silo was started with.</summary>
 public sealed record SiloRoleInfo(SiloRole Role);
 
-/// <summary>Creates the engine at start-up, so a missing or broken model stops the silo with a clear error.</summary>
-internal sealed class VerifierEngineHost(IServiceProvider services) : IHostedService
+/// <summary>
+/// Creates the engine (model loaded, warmed up) while the silo starts, before it joins the cluster as active: a missing
+/// or broken model stops the silo with a clear error, and placement never sends a session to a verifier still loading
+/// its model or running its first, slow steps.
+/// </summary>
+internal sealed class VerifierEngineStartup(IServiceProvider services) : ILifecycleParticipant<ISiloLifecycle>
 {
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        services.GetRequiredService<VerificationEngine>();
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(VerifierEngineStartup), ServiceLifecycleStage.ApplicationServices, _ =>
+        {
+            services.GetRequiredService<VerificationEngine>();
+            return Task.CompletedTask;
+        });
 }

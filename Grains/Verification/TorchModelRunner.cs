@@ -69,6 +69,29 @@ public sealed class TorchModelRunner : IVerifierModelRunner
         return outputs;
     }
 
+    /// <summary>
+    /// Runs a full step of <paramref name="stepTokens"/> tokens twice (as first spans, then continuing their caches) and
+    /// frees the sessions again: the JIT compiles the step's path, the BLAS library picks its kernels and the KV pools grow
+    /// before the first device waits on them. Measured here: a cold verifier's first steps took seconds, long enough for
+    /// sessions placed on it as it joined to resynchronise (their verdicts overdue) and move elsewhere.
+    /// </summary>
+    public void WarmUp(int stepTokens, int spanTokens = 16)
+    {
+        int rows = Math.Max(1, Math.Min(stepTokens / spanTokens, KvCache.MaxSessions));
+        int span = Math.Min(spanTokens, Math.Max(1, KvCache.Layout.Positions / 2));
+        var ids = Enumerable.Range(0, rows).Select(i => $"warm-up/{i}").ToArray();
+        var tokens = Enumerable.Range(0, span).Select(i => i % model.Config.VocabSize).ToArray();
+        try
+        {
+            Execute([.. ids.Select(id => new RunnerInput(id, tokens, 0, 0))]);
+            Execute([.. ids.Select(id => new RunnerInput(id, tokens, span, 0))]);
+        }
+        finally
+        {
+            foreach (var id in ids) KvCache.Release(id);
+        }
+    }
+
     private void Validate(IReadOnlyList<RunnerInput> inputs)
     {
         foreach (var input in inputs)
