@@ -20,10 +20,11 @@ public interface IVerifierGrain : IGrainWithStringKey
     [ClusterOnly]
     Task ReleaseSessionAsync(string sessionId);
 
-    /// <summary>Whether the engine still holds the session (false after a verifier restart, failover, expiry or release:
-    /// its queued spans are gone with it).</summary>
+    /// <summary>What the engine is doing for the session: <see cref="SessionActivity.NotHeld"/> after a verifier restart,
+    /// failover, expiry or release (its queued spans are gone with it), <see cref="SessionActivity.Busy"/> while it still
+    /// owes the session verdicts, <see cref="SessionActivity.Idle"/> once every verdict reached the session grain.</summary>
     [ClusterOnly]
-    Task<bool> HoldsSessionAsync(string sessionId);
+    Task<SessionActivity> GetSessionActivityAsync(string sessionId);
 
     /// <summary>The engine's current load, for load-aware offload control.</summary>
     Task<VerifierLoad> GetLoadAsync();

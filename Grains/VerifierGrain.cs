@@ -27,7 +27,7 @@ public sealed class VerifierGrain(VerificationEngine engine) : Grain, IVerifierG
         return Task.CompletedTask;
     }
 
-    Task<bool> IVerifierGrain.HoldsSessionAsync(string sessionId) => Task.FromResult(engine.Holds(sessionId));
+    Task<SessionActivity> IVerifierGrain.GetSessionActivityAsync(string sessionId) => Task.FromResult(engine.ActivityOf(sessionId));
 
     Task<VerifierLoad> IVerifierGrain.GetLoadAsync() => Task.FromResult(engine.CurrentLoad);
 

@@ -44,8 +44,8 @@ public sealed class VerifierOptions
 
     /// <summary>
     /// How often a session grain with spans in flight checks on them. A span whose verifier no longer holds the session
-    /// (restarted, failed over, expired), or whose verdict is overdue (older than ten latency targets, at least 5 s),
-    /// will never be answered: the grain resynchronises the device instead of leaving it to its verdict timeout.
+    /// (restarted, failed over, expired), or whose verifier answered it without the verdict arriving, will never be
+    /// answered: the grain resynchronises the device instead of leaving it to its verdict timeout.
     /// </summary>
     public TimeSpan InFlightCheckPeriod { get; set; } = TimeSpan.FromSeconds(1);
 

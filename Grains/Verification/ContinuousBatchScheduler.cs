@@ -20,6 +20,11 @@ public sealed class ContinuousBatchScheduler(VerifierOptions options) : IBatchSc
 
     public int NumWaiting { get { lock (gate) return numWaiting; } }
 
+    public bool HasQueued(string sessionId)
+    {
+        lock (gate) return queues.ContainsKey(sessionId);
+    }
+
     public bool TryAdd(EngineRequest request, bool force = false)
     {
         lock (gate)

@@ -18,6 +18,9 @@ public interface IBatchScheduler
     /// <summary>Drops the session's waiting requests; returns them.</summary>
     IReadOnlyList<EngineRequest> RemoveSession(string sessionId);
 
+    /// <summary>Whether a request of the session is waiting.</summary>
+    bool HasQueued(string sessionId);
+
     /// <summary>Requests waiting now.</summary>
     int NumWaiting { get; }
 }

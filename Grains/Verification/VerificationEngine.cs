@@ -108,6 +108,22 @@ public sealed class VerificationEngine : IDisposable
         lock (gate) return sessions.ContainsKey(sessionId);
     }
 
+    /// <summary>
+    /// Whether the engine still owes the session anything (any thread): a queued or running request, a correction writing
+    /// its continuation, or a verdict the session grain has not acknowledged yet. Idle means every span it took was
+    /// answered and the answer arrived; a span the grain still waits for then was lost on the way.
+    /// </summary>
+    public SessionActivity ActivityOf(string sessionId)
+    {
+        lock (gate)
+        {
+            if (!sessions.TryGetValue(sessionId, out var s)) return SessionActivity.NotHeld;
+            bool busy = running.Contains(sessionId) || s.QueuedEnd > s.Tokens.Count || s.CorrectionInProgress || !s.LastDelivery.IsCompleted
+                || scheduler.HasQueued(sessionId);
+            return busy ? SessionActivity.Busy : SessionActivity.Idle;
+        }
+    }
+
     /// <summary>Forgets a session (any thread); its KV cache is freed on the engine thread.</summary>
     public void Release(string sessionId)
     {
@@ -120,6 +136,7 @@ public sealed class VerificationEngine : IDisposable
     }
 
     private readonly List<string> pendingReleases = [];
+    private readonly HashSet<string> running = [];   // sessions of the step now running, until their verdicts are handed out
 
     /// <summary>Starts the engine loop on a dedicated thread (compute must not block the grain scheduler).</summary>
     public void Start()
@@ -156,9 +173,11 @@ public sealed class VerificationEngine : IDisposable
             ExpireIdleSessions();
             foreach (var id in pendingReleases) { runner.KvCache.Release(id); everCached.Remove(id); }
             pendingReleases.Clear();
+            running.Clear();   // normally empty here; after a step that threw, its sessions are not running any more
             output = scheduler.Schedule(Stopwatch.GetTimestamp(), CostOf, runner.KvCache.MaxSessions);
             foreach (var request in output.Requests)
             {
+                running.Add(request.SessionId);
                 metrics.QueueWait.Record(Stopwatch.GetElapsedTime(request.ArrivalTimestamp).TotalMilliseconds);   // arrival → scheduled
                 if (!sessions.TryGetValue(request.SessionId, out var session)) continue;
                 if (!IsCurrent(request, session))
@@ -190,6 +209,7 @@ public sealed class VerificationEngine : IDisposable
                 .SetTag("synera.accepted", verdict.NumAccepted).SetTag("synera.batch_size", work.Count).SetTag("synera.step_tokens", output.NumScheduledTokens);
             Deliver(session, verdict, verify?.Context ?? parent);
         }
+        if (output.Requests.Count > 0) lock (gate) running.Clear();   // their verdicts are in the sessions' delivery chains now
         return output.Requests.Count;
     }
 

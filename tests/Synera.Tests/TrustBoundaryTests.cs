@@ -30,7 +30,7 @@ public class TrustBoundaryTests(ClusterFixture fixture)
             ("OnVerdictAsync", () => grain.OnVerdictAsync(forged)),
             ("EnqueueAsync", () => verifier.EnqueueAsync(new VerifyRequest("trust/forged", 0, 0, Prompt.Length, [], [5], []), null)),
             ("ReleaseSessionAsync", () => verifier.ReleaseSessionAsync("trust/forged")),
-            ("HoldsSessionAsync", () => verifier.HoldsSessionAsync("trust/forged")),
+            ("GetSessionActivityAsync", () => verifier.GetSessionActivityAsync("trust/forged")),
             ("TryChargeAsync", () => device.TryChargeAsync(1)),
             ("RefundAsync", () => device.RefundAsync(100)),
             ("RecordProgressAsync", () => device.RecordProgressAsync(new ProgressReport(1000, 0, 0, [], 0.5), 0.1)),

@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.Grains.Options;
+using Synera.Grains.Verification;
+using Synera.Models;
+using static TorchSharp.torch;
+
+namespace Synera.Tests;
+
+/// <summary>
+/// What the engine tells a session grain's in-flight watch: a span that is queued, being judged, or whose verdict the
+/// grain has not acknowledged is owed (Busy, never resynchronised for its age); only when every verdict arrived is a span
+/// the grain still waits for lost (Idle).
+/// </summary>
+public sealed class SessionActivityTests
+{
+    /// <summary>Verdicts are acknowledged only when the test says so, as a session grain busy elsewhere would.</summary>
+    private sealed class HeldSink : IVerdictSink
+    {
+        public readonly List<Verdict> Verdicts = [];
+        public TaskCompletionSource Acknowledge { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task DeliverAsync(Verdict verdict)
+        {
+            lock (Verdicts) Verdicts.Add(verdict);
+            return Acknowledge.Task;
+        }
+    }
+
+    /// <summary>The real runner, asking the engine about the session while its step runs.</summary>
+    private sealed class ObservingRunner(IVerifierModelRunner inner, Func<SessionActivity> observe) : IVerifierModelRunner
+    {
+        public List<SessionActivity> SeenDuringSteps { get; } = [];
+        public VerifierModelInfo Info => inner.Info;
+        public int EosTokenId => inner.EosTokenId;
+        public KvCacheManager KvCache => inner.KvCache;
+
+        public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
+        {
+            SeenDuringSteps.Add(observe());
+            return inner.Execute(inputs);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    [Fact]
+    public async Task ASpanIsOwedFromQueueToAcknowledgedVerdict()
+    {
+        var options = new VerifierOptions();
+        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
+        var sink = new HeldSink();
+        VerificationEngine? engine = null;
+        var runner = new ObservingRunner(new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "test", options.MaxSpanTokens), () => engine!.ActivityOf("s"));
+        using var _ = engine = new VerificationEngine(runner, new ContinuousBatchScheduler(options), options, sink, NullLogger.Instance);
+        int[] prompt = [TestModels.Tokenizer.BosId, .. TestModels.Tokenizer.Encode("user: What is 1+2?")];
+
+        Assert.Equal(SessionActivity.NotHeld, engine.ActivityOf("s"));
+        var drafts = TestModels.Tokenizer.Encode("3");
+        Assert.Equal(EnqueueStatus.Queued, engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], drafts, [0.9f]), EngineHarness.Setup(prompt)));
+        Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // queued
+
+        Assert.Equal(1, engine.Step());
+        Assert.Equal([SessionActivity.Busy], runner.SeenDuringSteps);                // being judged: out of the queue, not yet answered
+        Assert.Single(sink.Verdicts);
+        Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // answered, but the grain has not taken the verdict
+
+        sink.Acknowledge.SetResult();
+        await engine.DeliveriesCompleted().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(SessionActivity.Idle, engine.ActivityOf("s"));                  // nothing owed: a span still awaited now is lost
+
+        engine.Release("s");
+        Assert.Equal(SessionActivity.NotHeld, engine.ActivityOf("s"));
+    }
+}
