@@ -19,10 +19,13 @@ public sealed class SessionActivityTests
     {
         public readonly List<Verdict> Verdicts = [];
         public TaskCompletionSource Acknowledge { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>Completes when the first verdict reaches the sink (the engine hands verdicts over on the thread pool).</summary>
+        public TaskCompletionSource Delivered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task DeliverAsync(Verdict verdict)
         {
             lock (Verdicts) Verdicts.Add(verdict);
+            Delivered.TrySetResult();
             return Acknowledge.Task;
         }
     }
@@ -62,6 +65,8 @@ public sealed class SessionActivityTests
 
         Assert.Equal(1, engine.Step());
         Assert.Equal([SessionActivity.Busy], runner.SeenDuringSteps);                // being judged: out of the queue, not yet answered
+        Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // answered, the verdict on its way
+        await sink.Delivered.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Single(sink.Verdicts);
         Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // answered, but the grain has not taken the verdict
 
