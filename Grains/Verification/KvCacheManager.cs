@@ -12,6 +12,9 @@ public sealed record KvLayout(int Layers, int KvHeads, int HeadDim, int Position
     public long BytesPerPosition => 2L * Layers * KvHeads * HeadDim * sizeof(float);
 
     public long BytesPerSlot => BytesPerPosition * Positions;
+
+    /// <summary>Sessions a KV cache of <paramref name="budgetBytes"/> holds (one slot each).</summary>
+    public long SessionsWithin(long budgetBytes) => budgetBytes / BytesPerSlot;
 }
 
 /// <summary>
@@ -44,7 +47,7 @@ public sealed class KvCacheManager : IDisposable
     {
         this.layout = layout;
         this.device = device ?? CPU;
-        maxSlots = (int)Math.Min(int.MaxValue, budgetBytes / layout.BytesPerSlot);
+        maxSlots = (int)Math.Min(int.MaxValue, layout.SessionsWithin(budgetBytes));
         if (maxSlots < 1)
             throw new ArgumentException($"a KV cache budget of {budgetBytes} bytes holds no session ({layout.BytesPerSlot} bytes per session slot)", nameof(budgetBytes));
         Grow(Math.Min(maxSlots, Math.Max(1, initialSlots)));

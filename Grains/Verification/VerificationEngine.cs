@@ -102,12 +102,6 @@ public sealed class VerificationEngine : IDisposable
         return n;
     }
 
-    /// <summary>Whether the session is known here (any thread).</summary>
-    public bool Holds(string sessionId)
-    {
-        lock (gate) return sessions.ContainsKey(sessionId);
-    }
-
     /// <summary>
     /// Whether the engine still owes the session anything (any thread): a queued or running request, a correction writing
     /// its continuation, or a verdict the session grain has not acknowledged yet. Idle means every span it took was

@@ -16,12 +16,14 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
     public TorchModelRunner Runner { get; }
 
     /// <param name="wrapRunner">Puts something between the engine and the real runner (fault injection).</param>
-    public EngineHarness(string modelDir, VerifierOptions? options = null, Func<IVerifierModelRunner, IVerifierModelRunner>? wrapRunner = null)
+    /// <param name="sink">Where verdicts go instead of <see cref="Verdicts"/> (a sink that acknowledges them late).</param>
+    public EngineHarness(string modelDir, VerifierOptions? options = null, Func<IVerifierModelRunner, IVerifierModelRunner>? wrapRunner = null,
+        IVerdictSink? sink = null)
     {
         options ??= new VerifierOptions();
         var (model, _) = ModelCheckpoint.Load(modelDir);
         Runner = new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "test", options.MaxSpanTokens);
-        Engine = new VerificationEngine(wrapRunner?.Invoke(Runner) ?? Runner, new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
+        Engine = new VerificationEngine(wrapRunner?.Invoke(Runner) ?? Runner, new ContinuousBatchScheduler(options), options, sink ?? this, NullLogger.Instance);
     }
 
     public Task DeliverAsync(Verdict verdict)

@@ -1,9 +1,5 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Synera.Abstractions.Messages;
-using Synera.Grains.Options;
 using Synera.Grains.Verification;
-using Synera.Models;
-using static TorchSharp.torch;
 
 namespace Synera.Tests;
 
@@ -50,12 +46,11 @@ public sealed class SessionActivityTests
     [Fact]
     public async Task ASpanIsOwedFromQueueToAcknowledgedVerdict()
     {
-        var options = new VerifierOptions();
-        var (model, _) = ModelCheckpoint.Load(TestModels.TinyTarget);
         var sink = new HeldSink();
-        VerificationEngine? engine = null;
-        var runner = new ObservingRunner(new TorchModelRunner(model, CPU, options.KvCacheBudgetBytes, "test", options.MaxSpanTokens), () => engine!.ActivityOf("s"));
-        using var _ = engine = new VerificationEngine(runner, new ContinuousBatchScheduler(options), options, sink, NullLogger.Instance);
+        ObservingRunner? runner = null;
+        EngineHarness? h = null;
+        using var _ = h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => runner = new ObservingRunner(r, () => h!.Engine.ActivityOf("s")), sink: sink);
+        var engine = h.Engine;
         int[] prompt = [TestModels.Tokenizer.BosId, .. TestModels.Tokenizer.Encode("user: What is 1+2?")];
 
         Assert.Equal(SessionActivity.NotHeld, engine.ActivityOf("s"));
@@ -64,7 +59,7 @@ public sealed class SessionActivityTests
         Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // queued
 
         Assert.Equal(1, engine.Step());
-        Assert.Equal([SessionActivity.Busy], runner.SeenDuringSteps);                // being judged: out of the queue, not yet answered
+        Assert.Equal([SessionActivity.Busy], runner!.SeenDuringSteps);                // being judged: out of the queue, not yet answered
         Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // answered, the verdict on its way
         await sink.Delivered.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Single(sink.Verdicts);

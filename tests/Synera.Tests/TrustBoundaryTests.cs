@@ -83,7 +83,7 @@ public class TrustBoundaryTests(ClusterFixture fixture)
         var verdict = Assert.Single(h.Verdicts);
         Assert.Equal("good", verdict.SessionId);
         Assert.Equal(VerdictKind.Verified, verdict.Kind);
-        Assert.False(h.Engine.Holds("bad"));
+        Assert.Equal(SessionActivity.NotHeld, h.Engine.ActivityOf("bad"));
     }
 }
 
