@@ -221,7 +221,7 @@ internal sealed class GenerationLoop
         if (cloudTokens is not null)
             for (int pos = tokens.Count; pos < cloudTokens.Length; pos++)
                 AppendCloudToken(cloudTokens[pos]);               // committed by the cloud from a verdict the device missed
-        runner.Truncate(Math.Min(runner.Length, tokens.Count));
+        RewindDraftCache();
         epoch = newEpoch;
         cloudEnd = Math.Min(cloudTokens?.Length ?? cloudLength, tokens.Count);
         round++;
@@ -357,6 +357,14 @@ internal sealed class GenerationLoop
         numBranchSteps++;
     }
 
+    /// <summary>
+    /// After the tokens changed under the SLM's cache (drafts dropped, cloud tokens adopted), keeps at most all but the last
+    /// token cached, so the next draft step re-runs it and <c>nextLogits</c> follow the tokens again. Truncating to the
+    /// tokens' length left the logits of the last token the cache had run, a dropped draft, and the next draft was drawn
+    /// from them: seen as an end-of-sequence drafted with certainty right after a resync, unflagged, ending the answer early.
+    /// </summary>
+    private void RewindDraftCache() => runner.Truncate(Math.Min(runner.Length, tokens.Count - 1));
+
     /// <summary>The cloud corrected the flagged token to the branch's runner-up, and its continuation (<paramref name="skip"/>
     /// tokens, already appended) agrees with the branch's drafts: the branch becomes the main path. Its drafts past the
     /// continuation join as drafts; when it drafted fewer, its cache covers part of the continuation and the rest is run next step.</summary>
@@ -365,7 +373,7 @@ internal sealed class GenerationLoop
         runner.Cache.CopyFrom(branchRunner!.Cache, branchRunner.Length);
         bool anyFlagged = false;
         for (int k = skip; k < b.Tokens.Count && !DraftingStopped; k++) anyFlagged |= AddDraft(b.Tokens[k], b.Probabilities[k]);
-        if (runner.Length != tokens.Count) runner.Truncate(Math.Min(runner.Length, tokens.Count));   // stopped early: the cache may run ahead
+        if (runner.Length != tokens.Count) RewindDraftCache();   // stopped early: the cache may run ahead of the tokens
         else b.NextLogits.CopyTo(nextLogits);
         numBranchHits++;
         numBranchTokensAdopted += Math.Max(0, b.Tokens.Count - skip);
