@@ -64,6 +64,35 @@ public class GenerationTests(ShippedClusterFixture fixture)
     }
 
     /// <summary>
+    /// A resync mid-answer (the cloud starts a new epoch at its committed tokens; the device drops its drafts past them and
+    /// drafts again) leaves the device drafting what its SLM drafts from the tokens it kept: at budget 100 % the answer is
+    /// llm's, and the cloud corrects exactly as many drafts as in the same answer without the resync. Drafting from the
+    /// logits of a dropped draft (the SLM's cache truncated, its last logits kept) made extra corrections here, and at a
+    /// budget below 100 % committed an unflagged end-of-sequence drawn from them.
+    /// </summary>
+    [Fact]
+    public async Task AResyncMidAnswerKeepsTheDeviceDraftingFromTheKeptTokens()
+    {
+        var options = Greedy(GenerationMode.Synera, 1.0) with { DraftRunnerUp = false };
+        using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
+        using var generator = new DeviceGenerator(fixture.Client, runner, SyneraTokenizer.Load(Path.Combine(TestModels.ShippedDraft, "tokenizer.json")), deviceId: "resync-mid");
+        foreach (var prompt in Prompts)
+        {
+            var undisturbed = await Generate(prompt, options);
+            var conversation = Guid.NewGuid().ToString("N");
+            Task<Synera.Abstractions.Messages.SessionSnapshot>? resync = null;
+            // At the first committed token the device has drafts in flight past it: the resync drops them.
+            var resynced = await generator.GenerateAsync(prompt, options with { Conversation = conversation },
+                _ => resync ??= fixture.Client.GetGrain<Synera.Abstractions.ISessionGrain>($"resync-mid/{conversation}").ResyncAsync());
+            Assert.NotNull(resync);
+            await resync;
+            await generator.CloseConversationAsync(conversation);
+            Assert.Equal(undisturbed.TokenIds, resynced.TokenIds);
+            Assert.Equal(undisturbed.Stats.NumCorrections, resynced.Stats.NumCorrections);
+        }
+    }
+
+    /// <summary>
     /// The runner-up branch must not change what is written: with it (the default) and without it, synera writes the same
     /// tokens at a partial budget, and on these prompts some corrections find the runner-up's continuation ready.
     /// </summary>
