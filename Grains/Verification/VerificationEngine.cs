@@ -293,7 +293,7 @@ public sealed class VerificationEngine : IDisposable
         {
             logger.LogError(e, "Batched forward of {Count} requests failed", work.Count);
             lock (gate)
-                foreach (var (request, session, _) in work)
+                foreach (var (request, session, _) in work.Where(w => IsStillCurrent(w.session)))
                 {
                     // The session's spans behind this one were built on it: drop them and start a new epoch at
                     // the committed tokens, which the device and the session grain resync to from the verdict.
@@ -317,11 +317,22 @@ public sealed class VerificationEngine : IDisposable
         Stats.RecordStep(computeMs, work.Count, numTokens);
         lock (gate)
         {
-            for (int i = 0; i < work.Count; i++) Commit(work[i].request, work[i].session, outputs[i], verdicts);
+            for (int i = 0; i < work.Count; i++)
+                if (IsStillCurrent(work[i].session)) Commit(work[i].request, work[i].session, outputs[i], verdicts);
         }
         metrics.StepTime.Record(clock.Elapsed.TotalMilliseconds);
         Load.Update(clock.Elapsed.TotalMilliseconds);
     }
+
+    /// <summary>
+    /// Whether the session a step ran for is still the one held under its id. A session released while its step ran (a
+    /// resync), or set up again after that (the device's next span brings the history in a new epoch), is not: the step's
+    /// result belongs to the session that was, whose grain no longer waits for it. Committing it would reach the new
+    /// session through the scheduler's queue, which is keyed by id: a correction took the new session's spans out of the
+    /// queue to hold their verdicts in the old one, and they were never answered. Under the gate.
+    /// </summary>
+    private bool IsStillCurrent(EngineSession session) =>
+        sessions.TryGetValue(session.SessionId, out var current) && ReferenceEquals(current, session);
 
     /// <summary>Judges the drafts, extends the committed tokens, rolls the KV cache back to them.</summary>
     private void Commit(EngineRequest request, EngineSession session, RunnerOutput rows, List<(EngineSession?, Verdict)> verdicts)
