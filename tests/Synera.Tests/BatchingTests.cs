@@ -333,29 +333,15 @@ public class BatchingTests
         Assert.Equal(prompt.Length + 4 * 4, kept.Engine.Stats.ProcessedTokens);
     }
 
-    /// <summary>The real runner, except that its forward fails while <see cref="FailNext"/> is set (an accelerator fault).</summary>
-    private sealed class FaultInjectingRunner(IVerifierModelRunner inner) : IVerifierModelRunner
-    {
-        public bool FailNext { get; set; }
-        public VerifierModelInfo Info => inner.Info;
-        public int EosTokenId => inner.EosTokenId;
-        public KvCacheManager KvCache => inner.KvCache;
-
-        public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
-        {
-            if (FailNext) { FailNext = false; throw new InvalidOperationException("injected accelerator fault"); }
-            return inner.Execute(inputs);
-        }
-
-        public void Dispose() => inner.Dispose();
-    }
-
     [Fact]
     public void FailedBatchStartsANewEpochAtTheCommittedTokensAndTheSessionGoesOn()
     {
         var prompt = Prompt("user: Sort 3 1 2.\nassistant: ");
-        FaultInjectingRunner? faulty = null;
-        using var h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => faulty = new FaultInjectingRunner(r));
+        bool failNext = false;   // the next forward fails (an accelerator fault)
+        using var h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => new HookedRunner(r, _ =>
+        {
+            if (failNext) { failNext = false; throw new InvalidOperationException("injected accelerator fault"); }
+        }));
         var draft = TestModels.Tokenizer.Encode("1 2");
         var probs = draft.Select(_ => 0.9f).ToArray();
         Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], draft, probs), EngineHarness.Setup(prompt)));
@@ -364,7 +350,7 @@ public class BatchingTests
         // Two spans queued; the batch holding the first fails. The second was built on it and is dropped.
         Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 1, first.Epoch, first.CommittedLength, [], draft, probs), null));
         Assert.Equal(EnqueueStatus.Queued, h.Engine.Enqueue(new VerifyRequest("s", 2, first.Epoch, first.CommittedLength + draft.Length, [], draft, probs), null));
-        faulty!.FailNext = true;
+        failNext = true;
         var before = h.Verdicts.Count;
         h.RunUntilIdle();
         var failed = Assert.Single(h.Verdicts.Skip(before));

@@ -43,3 +43,22 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
 
     public void Dispose() => Engine.Dispose();
 }
+
+/// <summary>
+/// The real runner with a hook that runs on the engine's thread before each forward, given the step's inputs: a test looks at
+/// the engine mid-step, changes it meanwhile (a release racing the forward), or throws (an accelerator fault).
+/// </summary>
+public sealed class HookedRunner(IVerifierModelRunner inner, Action<IReadOnlyList<RunnerInput>> beforeForward) : IVerifierModelRunner
+{
+    public VerifierModelInfo Info => inner.Info;
+    public int EosTokenId => inner.EosTokenId;
+    public KvCacheManager KvCache => inner.KvCache;
+
+    public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
+    {
+        beforeForward(inputs);
+        return inner.Execute(inputs);
+    }
+
+    public void Dispose() => inner.Dispose();
+}

@@ -1,3 +1,5 @@
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
 using Synera.Tokenizer;
@@ -80,10 +82,10 @@ public class GenerationTests(ShippedClusterFixture fixture)
         {
             var undisturbed = await Generate(prompt, options);
             var conversation = Guid.NewGuid().ToString("N");
-            Task<Synera.Abstractions.Messages.SessionSnapshot>? resync = null;
+            Task<SessionSnapshot>? resync = null;
             // At the first committed token the device has drafts in flight past it: the resync drops them.
             var resynced = await generator.GenerateAsync(prompt, options with { Conversation = conversation },
-                _ => resync ??= fixture.Client.GetGrain<Synera.Abstractions.ISessionGrain>($"resync-mid/{conversation}").ResyncAsync());
+                _ => resync ??= fixture.Client.GetGrain<ISessionGrain>($"resync-mid/{conversation}").ResyncAsync());
             Assert.NotNull(resync);
             await resync;
             await generator.CloseConversationAsync(conversation);

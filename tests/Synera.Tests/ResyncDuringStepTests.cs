@@ -12,30 +12,16 @@ namespace Synera.Tests;
 /// </summary>
 public sealed class ResyncDuringStepTests
 {
-    /// <summary>The real runner; once, when session "s" is in the step, it runs <c>meanwhile</c> before the forward.</summary>
-    private sealed class InterruptingRunner(IVerifierModelRunner inner, Action meanwhile) : IVerifierModelRunner
-    {
-        private bool done;
-        public VerifierModelInfo Info => inner.Info;
-        public int EosTokenId => inner.EosTokenId;
-        public KvCacheManager KvCache => inner.KvCache;
-
-        public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
-        {
-            if (!done && inputs.Any(i => i.SessionId == "s")) { done = true; meanwhile(); }
-            return inner.Execute(inputs);
-        }
-
-        public void Dispose() => inner.Dispose();
-    }
-
     [Fact]
     public void TheNewSessionsSpansAreAnsweredWhenTheOldSessionsStepEndsAfterTheResync()
     {
         int[] prompt = [TestModels.Tokenizer.BosId, .. TestModels.Tokenizer.Encode("user: What is 1+2?")];
         EngineHarness? h = null;
-        using var _ = h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => new InterruptingRunner(r, () =>
+        bool resynced = false;
+        using var _ = h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => new HookedRunner(r, inputs =>
         {
+            if (resynced || !inputs.Any(i => i.SessionId == "s")) return;
+            resynced = true;
             // The session grain resynchronises while span 0 is in the forward: it releases the session, and the device's
             // next span brings the history in the new epoch.
             h!.Engine.Release("s");
@@ -55,6 +41,7 @@ public sealed class ResyncDuringStepTests
         Assert.Equal(EnqueueStatus.Queued, engine.Enqueue(new VerifyRequest("s", 0, 0, prompt.Length, [], [rejected], [0.9f], CorrectionLookahead: 1),
             EngineHarness.Setup(prompt)));
         h.RunUntilIdle();
+        Assert.True(resynced, "the release never raced span 0's forward");
 
         var answer = Assert.Single(h.Verdicts, v => v.SessionId == "s" && v.Seq == 5);
         Assert.True(answer.Kind == VerdictKind.Verified && answer.Epoch >= 4, $"span 5 of the new session was answered {answer.Kind} in epoch {answer.Epoch}");

@@ -26,30 +26,13 @@ public sealed class SessionActivityTests
         }
     }
 
-    /// <summary>The real runner, asking the engine about the session while its step runs.</summary>
-    private sealed class ObservingRunner(IVerifierModelRunner inner, Func<SessionActivity> observe) : IVerifierModelRunner
-    {
-        public List<SessionActivity> SeenDuringSteps { get; } = [];
-        public VerifierModelInfo Info => inner.Info;
-        public int EosTokenId => inner.EosTokenId;
-        public KvCacheManager KvCache => inner.KvCache;
-
-        public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)
-        {
-            SeenDuringSteps.Add(observe());
-            return inner.Execute(inputs);
-        }
-
-        public void Dispose() => inner.Dispose();
-    }
-
     [Fact]
     public async Task ASpanIsOwedFromQueueToAcknowledgedVerdict()
     {
         var sink = new HeldSink();
-        ObservingRunner? runner = null;
+        var seenDuringSteps = new List<SessionActivity>();   // the engine asked about the session while its step runs
         EngineHarness? h = null;
-        using var _ = h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => runner = new ObservingRunner(r, () => h!.Engine.ActivityOf("s")), sink: sink);
+        using var _ = h = new EngineHarness(TestModels.TinyTarget, wrapRunner: r => new HookedRunner(r, _ => seenDuringSteps.Add(h!.Engine.ActivityOf("s"))), sink: sink);
         var engine = h.Engine;
         int[] prompt = [TestModels.Tokenizer.BosId, .. TestModels.Tokenizer.Encode("user: What is 1+2?")];
 
@@ -59,7 +42,7 @@ public sealed class SessionActivityTests
         Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // queued
 
         Assert.Equal(1, engine.Step());
-        Assert.Equal([SessionActivity.Busy], runner!.SeenDuringSteps);                // being judged: out of the queue, not yet answered
+        Assert.Equal([SessionActivity.Busy], seenDuringSteps);                // being judged: out of the queue, not yet answered
         Assert.Equal(SessionActivity.Busy, engine.ActivityOf("s"));                  // answered, the verdict on its way
         await sink.Delivered.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Single(sink.Verdicts);
