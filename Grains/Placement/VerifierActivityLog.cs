@@ -24,18 +24,21 @@ internal sealed class VerifierActivityLog(VerificationEngine engine, ILocalSiloD
         var stats = engine.Stats;
         long served = Interlocked.Read(ref stats.NumRequests), tokens = Interlocked.Read(ref stats.ProcessedTokens);
         long steps = Interlocked.Read(ref stats.NumSteps), reprefilled = Interlocked.Read(ref stats.ReprefillTokens);
+        double computeMs = Volatile.Read(ref stats.ComputeMs);
         while (await timer.WaitForNextTickAsync(stopping))
         {
             long nowServed = Interlocked.Read(ref stats.NumRequests), nowTokens = Interlocked.Read(ref stats.ProcessedTokens);
             long nowSteps = Interlocked.Read(ref stats.NumSteps), nowReprefilled = Interlocked.Read(ref stats.ReprefillTokens);
+            double nowComputeMs = Volatile.Read(ref stats.ComputeMs);
             if (nowServed > served)
             {
                 var load = engine.CurrentLoad;
-                logger.LogInformation("Verifier {Silo} verified {Spans} spans ({Tokens} tokens) in {Steps} steps in the last {Period}; holds {Sessions} sessions, p99 {P99:F0} ms, load factor {Load:F2}, re-prefilled {Reprefilled} tokens",
-                    silo.SiloAddress.ToParsableString(), nowServed - served, nowTokens - tokens, nowSteps - steps, period, load.NumSessions, load.P99VerifyMs, load.LoadFactor,
+                logger.LogInformation("Verifier {Silo} verified {Spans} spans ({Tokens} tokens) in {Steps} steps in the last {Period}, forward passes {Busy:F0} % of it ({PerStep:F1} ms a step); holds {Sessions} sessions, p99 {P99:F0} ms, load factor {Load:F2}, re-prefilled {Reprefilled} tokens",
+                    silo.SiloAddress.ToParsableString(), nowServed - served, nowTokens - tokens, nowSteps - steps, period,
+                    100 * (nowComputeMs - computeMs) / period.TotalMilliseconds, (nowComputeMs - computeMs) / Math.Max(1, nowSteps - steps), load.NumSessions, load.P99VerifyMs, load.LoadFactor,
                     nowReprefilled - reprefilled);
             }
-            (served, tokens, steps, reprefilled) = (nowServed, nowTokens, nowSteps, nowReprefilled);
+            (served, tokens, steps, reprefilled, computeMs) = (nowServed, nowTokens, nowSteps, nowReprefilled, nowComputeMs);
         }
     }
 }
