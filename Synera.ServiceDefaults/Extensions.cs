@@ -20,9 +20,6 @@ public static class SyneraServiceDefaults
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Logging.AddOpenTelemetry(o => { o.IncludeFormattedMessage = true; o.IncludeScopes = true; });
-        // Orleans places every new activation through a Polly pipeline that logs each run at Information: with a session
-        // grain per answer that is a dozen lines a second on a frontend, burying the logs people read.
-        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(m => m.AddMeter(Meters).AddRuntimeInstrumentationIfPresent())
             .WithTracing(t => t.AddSource(Sources));

@@ -131,7 +131,17 @@ internal sealed class GenerationLoop
             if (finished) return;
             if (MustWait())
             {
-                if (pending.Count == 0) throw new InvalidOperationException("generation loop is waiting with nothing pending (bug)");
+                if (pending.Count == 0)
+                {
+                    // Flagged tokens that no span in flight will answer: their span was answered Stale without the
+                    // rejection that made it stale reaching the device (a verdict lost, or a race around a resync).
+                    // Waiting would only end in the verdict timeout: resynchronise from the session grain now, and if
+                    // even that cannot be reached, go on with the SLM.
+                    if (!cloudLost && await CatchUpAsync(cancellation)) continue;
+                    if (!cloudLost) cloudError ??= "a span was answered stale without a rejection, and the session grain could not be reached to resynchronise";
+                    GiveUpOnCloud();
+                    continue;
+                }
                 waitingSince ??= clock.Elapsed;
                 // Wait for the next event up to the stall check, or up to the verdict timeout if that comes first.
                 var untilGiveUp = options.VerdictTimeout - (clock.Elapsed - waitingSince.Value);
@@ -174,6 +184,16 @@ internal sealed class GenerationLoop
         branch = null;
         foreach (var p in pending) Unflag(p);
         pending.Clear();
+        // Flagged tokens of spans that left `pending` unanswered (found stale) hold the commit back too: no verdict will
+        // come for them now either.
+        for (int pos = committed; pos < tokens.Count; pos++)
+        {
+            int i = pos - promptLength;
+            if (!flagged[i] || verified[i]) continue;
+            flagged[i] = false;
+            numOffloaded--;
+            numRefusedOffloads++;
+        }
         round++;
     }
 
@@ -185,16 +205,18 @@ internal sealed class GenerationLoop
     /// them. Any of them the device lacks (a verdict it never received, e.g. lost with a silo) replace the device's
     /// uncommitted drafts from there; then the device resends from the grain's committed length as after a Failed verdict.
     /// </summary>
-    private async Task CatchUpAsync(CancellationToken cancellation)
+    /// <returns>False when the session grain could not be reached.</returns>
+    private async Task<bool> CatchUpAsync(CancellationToken cancellation)
     {
         SessionSnapshot snapshot;
         try { snapshot = await sender.ResyncAsync(cancellation); }
         catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
         {
-            return;   // the grain cannot be reached either: keep waiting, up to the verdict timeout
+            return false;   // the grain cannot be reached either: keep waiting, up to the verdict timeout
         }
         numStallResyncs++;
         ResyncAt(snapshot.CommittedTokenIds, snapshot.CommittedTokenIds.Length, snapshot.Epoch);
+        return true;
     }
 
     /// <summary>

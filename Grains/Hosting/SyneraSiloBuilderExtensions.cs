@@ -49,6 +49,10 @@ public static class SyneraSiloBuilderExtensions
             b.Configure<HashRingStreamQueueMapperOptions>(o => o.Configure<IConfiguration>((q, c) =>
                 q.TotalQueueCount = c.GetValue("Synera:Streams:Queues", DefaultStreamQueues)));
         });
+        // Orleans places every new activation through a Polly pipeline that logs each run at Information: with a session
+        // grain (and its stream's pub-sub grain) per answer that is dozens of lines a second on a frontend (7,800 in one
+        // bench scale run), burying the logs people read.
+        silo.Services.Configure<LoggerFilterOptions>(o => o.AddFilter("Polly", LogLevel.Warning));
         silo.Services.AddOptions<VerifierOptions>();
         silo.Services.AddSingleton<IValidateOptions<VerifierOptions>, VerifierOptionsValidator>();
         silo.Services.AddSingleton(new SiloRoleInfo(role));
