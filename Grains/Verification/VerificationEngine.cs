@@ -112,11 +112,15 @@ public sealed class VerificationEngine : IDisposable
         lock (gate)
         {
             if (!sessions.TryGetValue(sessionId, out var s)) return SessionActivity.NotHeld;
-            bool busy = running.Contains(sessionId) || s.QueuedEnd > s.Tokens.Count || s.CorrectionInProgress || !s.LastDelivery.IsCompleted
-                || scheduler.HasQueued(sessionId);
-            return busy ? SessionActivity.Busy : SessionActivity.Idle;
+            return OwesAnything(s) ? SessionActivity.Busy : SessionActivity.Idle;
         }
     }
+
+    /// <summary>A queued or running request, a correction writing its continuation (queued without moving
+    /// <see cref="EngineSession.QueuedEnd"/>), or a verdict not yet acknowledged. Under the gate.</summary>
+    private bool OwesAnything(EngineSession s) =>
+        running.Contains(s.SessionId) || s.QueuedEnd > s.Tokens.Count || s.CorrectionInProgress || !s.LastDelivery.IsCompleted
+        || scheduler.HasQueued(s.SessionId);
 
     /// <summary>Forgets a session (any thread); its KV cache is freed on the engine thread.</summary>
     public void Release(string sessionId)
@@ -217,7 +221,7 @@ public sealed class VerificationEngine : IDisposable
         lastExpiryScan = now;
         foreach (var session in sessions.Values.Where(s => Stopwatch.GetElapsedTime(s.LastActive, now) > options.SessionIdleTimeout).ToList())
         {
-            if (session.QueuedEnd > session.Tokens.Count) continue;   // spans still in flight: not idle
+            if (OwesAnything(session)) continue;   // spans in flight, a correction's continuation, a verdict on its way: not idle
             sessions.Remove(session.SessionId);
             pendingReleases.Add(session.SessionId);
             Stats.ExpiredSessions++;
