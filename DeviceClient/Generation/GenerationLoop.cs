@@ -182,18 +182,10 @@ internal sealed class GenerationLoop
     {
         cloudLost = true;
         branch = null;
-        foreach (var p in pending) Unflag(p);
+        // Every flagged token no verdict verified (all of them past the committed ones): those of the pending spans, and
+        // those of spans that left `pending` unanswered (found stale). No verdict will come for any of them now.
+        UnflagRange(committed, tokens.Count);
         pending.Clear();
-        // Flagged tokens of spans that left `pending` unanswered (found stale) hold the commit back too: no verdict will
-        // come for them now either.
-        for (int pos = committed; pos < tokens.Count; pos++)
-        {
-            int i = pos - promptLength;
-            if (!flagged[i] || verified[i]) continue;
-            flagged[i] = false;
-            numOffloaded--;
-            numRefusedOffloads++;
-        }
         round++;
     }
 
@@ -467,13 +459,18 @@ internal sealed class GenerationLoop
     /// <summary>A span the cloud will not verify: its drafts stay the device's own, unflagged and not counted as offloaded.
     /// With <paramref name="refund"/> (the cloud refused it, so it charged nothing) the account gets the offloads back;
     /// spans lost after they were queued (a resync, a cloud given up on) were charged and stay spent.</summary>
-    private void Unflag(PendingSpan span, bool refund = false)
+    private void Unflag(PendingSpan span, bool refund = false) => UnflagRange(span.DraftStart, span.End, refund);
+
+    /// <summary>Unflags the flagged tokens in [<paramref name="from"/>, <paramref name="end"/>) that no verdict verified
+    /// (a pending span's are never verified).</summary>
+    private void UnflagRange(int from, int end, bool refund = false)
     {
         int n = 0;
-        for (int pos = span.DraftStart; pos < span.End && pos < tokens.Count; pos++)
+        for (int pos = from; pos < end && pos < tokens.Count; pos++)
         {
-            if (!flagged[pos - promptLength]) continue;
-            flagged[pos - promptLength] = false;
+            int i = pos - promptLength;
+            if (!flagged[i] || verified[i]) continue;
+            flagged[i] = false;
             numOffloaded--;
             numRefusedOffloads++;
             n++;
