@@ -11,9 +11,9 @@ using Xunit.Abstractions;
 namespace Synera.Tests;
 
 /// <summary>
-/// The session grain's in-flight watch fires one <c>InFlightCheckPeriod</c> after the oldest span in flight was sent, not
-/// on a fixed tick: a span whose verdict is lost on the way is noticed within about a period of being sent, and the
-/// device resynchronised; a session whose spans keep being answered is never checked. The verdict is lost on the real
+/// The session grain's in-flight watch fires one <c>InFlightCheckPeriod</c> after the oldest span in flight was sent (it
+/// is moved on every span and verdict rather than ticking): a span whose verdict is lost on the way is noticed about a
+/// period after it was sent, and the device resynchronised; a session whose spans are answered is never checked. The verdict is lost on the real
 /// path: a silo call filter swallows one verdict before the session grain sees it, after the engine has handed it over
 /// (so the verifier counts the session as answered, Idle).
 /// </summary>
