@@ -211,17 +211,12 @@ public sealed class SessionGrain(
     private async Task WatchInFlightAsync(CancellationToken cancellation)
     {
         var s = state.State;
-        if (!s.IsOpen || s.InFlight.Count == 0)
+        if (!s.IsOpen || s.InFlight.Count == 0 || DateTime.UtcNow - s.InFlight[0].WaitingSinceUtc < verifierOptions.Value.InFlightCheckPeriod)
         {
-            ArmInFlightWatch();   // disarms it
+            ArmInFlightWatch();   // nothing in flight: disarmed; the oldest span not yet due: moved to when it is
             return;
         }
         var oldest = s.InFlight[0];
-        if (DateTime.UtcNow - oldest.WaitingSinceUtc < verifierOptions.Value.InFlightCheckPeriod)
-        {
-            ArmInFlightWatch();
-            return;
-        }
         string? why;
         try
         {

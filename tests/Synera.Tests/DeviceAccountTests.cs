@@ -57,11 +57,7 @@ public class DeviceAccountTests(ClusterFixture fixture, Xunit.Abstractions.ITest
     {
         // A rogue device talks to its session grain directly, one drafted token per span, and never reports progress.
         const string id = "rogue-device/answer-1";
-        var verdicts = Channel.CreateUnbounded<Verdict>();
-        var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, id));
-        await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var session = fixture.Client.GetGrain<ISessionGrain>(id);
-        var info = await session.OpenAsync(new SessionOptions(new OffloadBudget(0.1)), Prompt);
+        var (session, verdicts, info) = await OpenedSession.OpenAsync(fixture.Client, id, new SessionOptions(new OffloadBudget(0.1)), Prompt);
         var draft = TestModels.Tokenizer.Encode("2");
         int queued = 0;
         EnqueueStatus status = EnqueueStatus.Queued;

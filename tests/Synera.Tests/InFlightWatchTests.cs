@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Orleans.Runtime;
-using Orleans.Streams;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.Silo.Hosting;
@@ -30,11 +27,7 @@ public class InFlightWatchTests(ITestOutputHelper output)
             configureLogging: logging => logging.AddProvider(new TestOutputLoggerProvider(output, LogLevel.Error)),
             configureSilo: silo => silo.AddIncomingGrainCallFilter(filter));
         const string id = "watch-1";
-        var verdicts = Channel.CreateUnbounded<Verdict>();
-        var stream = cluster.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, id));
-        await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var grain = cluster.Client.GetGrain<ISessionGrain>(id);
-        var info = await grain.OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);
+        var (grain, verdicts, info) = await OpenedSession.OpenAsync(cluster.Client, id, new SessionOptions(OffloadBudget.Full), Prompt);
         var drafts = TestModels.Tokenizer.Encode("2");
 
         // Answered spans, one after another for longer than several periods: the watch never asks the verifier.
@@ -45,7 +38,7 @@ public class InFlightWatchTests(ITestOutputHelper output)
         {
             await Task.Delay(50);
             Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest(id, seq++, epoch, start, [], drafts, [0.6f])));
-            var v = await NextAsync(verdicts);
+            var v = await verdicts.NextVerdictAsync();
             Assert.Equal(VerdictKind.Verified, v.Kind);
             (epoch, start) = (v.Epoch, v.CommittedLength);
         }
@@ -55,7 +48,7 @@ public class InFlightWatchTests(ITestOutputHelper output)
         filter.LoseNext = true;
         var sent = Stopwatch.StartNew();
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest(id, seq, epoch, start, [], drafts, [0.6f])));
-        var resync = await NextAsync(verdicts);
+        var resync = await verdicts.NextVerdictAsync();
         var noticed = sent.Elapsed;
         output.WriteLine($"lost verdict noticed after {noticed.TotalMilliseconds:F0} ms (period {Period.TotalMilliseconds:F0} ms); {filter.ActivityChecks} activity check(s)");
         Assert.Equal(1, filter.Lost);
@@ -69,13 +62,7 @@ public class InFlightWatchTests(ITestOutputHelper output)
 
         // The device resends from there and is answered.
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest(id, seq + 1, resync.Epoch, resync.CommittedLength, [], drafts, [0.6f])));
-        Assert.Equal(VerdictKind.Verified, (await NextAsync(verdicts)).Kind);
-    }
-
-    private static async Task<Verdict> NextAsync(Channel<Verdict> verdicts)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        return await verdicts.Reader.ReadAsync(timeout.Token);
+        Assert.Equal(VerdictKind.Verified, (await verdicts.NextVerdictAsync()).Kind);
     }
 
     /// <summary>Swallows the next verdict once armed; counts the session grains' activity checks at the verifier.</summary>

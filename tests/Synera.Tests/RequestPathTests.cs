@@ -19,18 +19,8 @@ public class RequestPathTests(ClusterFixture fixture)
 
     private async Task<(ISessionGrain grain, Channel<Verdict> verdicts, SessionInfo info)> OpenAsync(string id, SessionOptions? options = null)
     {
-        var verdicts = Channel.CreateUnbounded<Verdict>();
-        var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, id));
-        await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var grain = fixture.Client.GetGrain<ISessionGrain>(id);
-        var info = await grain.OpenAsync(options ?? new SessionOptions(OffloadBudget.Full), Prompt);
-        return (grain, verdicts, info);
-    }
-
-    private static async Task<Verdict> NextAsync(Channel<Verdict> verdicts)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        return await verdicts.Reader.ReadAsync(timeout.Token);
+        var session = await OpenedSession.OpenAsync(fixture.Client, id, options ?? new SessionOptions(OffloadBudget.Full), Prompt);
+        return (session.Grain, session.Verdicts, session.Info);
     }
 
     [Fact]
@@ -40,7 +30,7 @@ public class RequestPathTests(ClusterFixture fixture)
         Assert.Equal(TestModels.Tokenizer.VocabSize, info.Model.VocabSize);
         var drafts = TestModels.Tokenizer.Encode("2");
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-1", 0, info.Epoch, Prompt.Length, [], drafts, [0.6f])));
-        var v = await NextAsync(verdicts);
+        var v = await verdicts.NextVerdictAsync();
         Assert.Equal(VerdictKind.Verified, v.Kind);
         Assert.Equal(0, v.Seq);
         Assert.InRange(v.NumAccepted, 0, 1);
@@ -58,13 +48,13 @@ public class RequestPathTests(ClusterFixture fixture)
         var (grain, verdicts, info) = await OpenAsync("path-resync");
         var drafts = TestModels.Tokenizer.Encode("2");
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-resync", 0, info.Epoch, Prompt.Length, [], drafts, [0.6f])));
-        Assert.Equal(VerdictKind.Verified, (await NextAsync(verdicts)).Kind);
+        Assert.Equal(VerdictKind.Verified, (await verdicts.NextVerdictAsync()).Kind);
         var before = await grain.GetSnapshotAsync();
         // Verdicts come from inside the cluster (a device may not send them): inject it through the silo's grain factory.
         await Internal.GetGrain<ISessionGrain>("path-resync").OnVerdictAsync(new Verdict("path-resync", 7, before.Epoch, VerdictKind.Verified, before.CommittedTokenIds.Length, 1, -1, 5,
             before.CommittedTokenIds.Length + 1, 1, null));
-        Assert.Equal(7, (await NextAsync(verdicts)).Seq);            // still published: the device decides what it means to it
-        var resync = await NextAsync(verdicts);
+        Assert.Equal(7, (await verdicts.NextVerdictAsync()).Seq);            // still published: the device decides what it means to it
+        var resync = await verdicts.NextVerdictAsync();
         Assert.Equal(VerdictKind.Failed, resync.Kind);
         Assert.Equal(before.Epoch + 2, resync.Epoch);                  // past any epoch a verdict still on its way can carry
         Assert.Equal(before.CommittedTokenIds.Length, resync.CommittedLength);
@@ -74,12 +64,12 @@ public class RequestPathTests(ClusterFixture fixture)
         // old news, not taken for a verdict of the new epoch, which would find no span and resynchronise again.
         await Internal.GetGrain<ISessionGrain>("path-resync").OnVerdictAsync(new Verdict("path-resync", 0, before.Epoch + 1, VerdictKind.Verified, before.CommittedTokenIds.Length, 0, 5, -1,
             before.CommittedTokenIds.Length + 1, 1, null));
-        var late = await NextAsync(verdicts);
+        var late = await verdicts.NextVerdictAsync();
         Assert.Equal((0L, VerdictKind.Verified, before.Epoch + 1), (late.Seq, late.Kind, late.Epoch));
         Assert.Equal(before.CommittedTokenIds, (await grain.GetSnapshotAsync()).CommittedTokenIds);
         // The device resends from the grain's committed length in the new epoch; the verifier gets the history again.
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-resync", 1, resync.Epoch, resync.CommittedLength, [], drafts, [0.6f])));
-        var next = await NextAsync(verdicts);
+        var next = await verdicts.NextVerdictAsync();
         Assert.Equal(VerdictKind.Verified, next.Kind);
         Assert.Equal(1, next.Seq);
         Assert.Equal(next.CommittedLength, (await grain.GetSnapshotAsync()).CommittedTokenIds.Length);
@@ -104,11 +94,11 @@ public class RequestPathTests(ClusterFixture fixture)
             int maxNew = info.Model.MaxSequenceLength - committed - 1;
             if (maxNew < 1) break;
             Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-lost", seq++, info.Epoch, committed, [], [], [], maxNew)));
-            Assert.Equal(VerdictKind.Generated, (await NextAsync(verdicts)).Kind);
+            Assert.Equal(VerdictKind.Generated, (await verdicts.NextVerdictAsync()).Kind);
             await verifier.ReleaseSessionAsync("path-lost");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             Verdict v;
-            do v = await NextAsync(verdicts);   // tokens generated before the release come first
+            do v = await verdicts.NextVerdictAsync();   // tokens generated before the release come first
             while (v.Kind == VerdictKind.Generated);
             if (v.Kind == VerdictKind.GenerationEnded) continue;   // ended before the verifier forgot it
             Assert.Equal(VerdictKind.Failed, v.Kind);
@@ -123,7 +113,7 @@ public class RequestPathTests(ClusterFixture fixture)
         // The device goes on from there; the verifier gets the history again.
         var drafts = TestModels.Tokenizer.Encode("2");
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-lost", seq, resync.Epoch, resync.CommittedLength, [], drafts, [0.6f])));
-        var next = await NextAsync(verdicts);
+        var next = await verdicts.NextVerdictAsync();
         Assert.Equal(VerdictKind.Verified, next.Kind);
         Assert.Equal(seq, next.Seq);
     }
@@ -132,17 +122,13 @@ public class RequestPathTests(ClusterFixture fixture)
     public async Task ByteBudgetRefusesSpansBeyondItsRateWithoutLosingAnything()
     {
         // 100 B/s with 2 s of burst at the grain: four 46-byte context spans fit, the fifth is over budget.
-        var verdicts = Channel.CreateUnbounded<Verdict>();
-        var stream = fixture.Client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, "path-bytes"));
-        await stream.SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var grain = fixture.Client.GetGrain<ISessionGrain>("path-bytes");
-        var info = await grain.OpenAsync(new SessionOptions(new OffloadBudget(1, MaxBytesPerSecond: 100)), Prompt);
+        var (grain, verdicts, info) = await OpenAsync("path-bytes", new SessionOptions(new OffloadBudget(1, MaxBytesPerSecond: 100)));
         var token = TestModels.Tokenizer.Encode("2")[0];
         VerifyRequest Span(int seq) => new("path-bytes", seq, info.Epoch, Prompt.Length + seq, [token], [], []);
         Assert.Equal(46, Span(0).WireBytes);
         for (int seq = 0; seq < 4; seq++) Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(Span(seq)));
         Assert.Equal(EnqueueStatus.OverBudget, await grain.VerifyAsync(Span(4)));
-        for (int i = 0; i < 4; i++) await NextAsync(verdicts);
+        for (int i = 0; i < 4; i++) await verdicts.NextVerdictAsync();
         Assert.Equal(Prompt.Length + 4, (await grain.GetSnapshotAsync()).CommittedTokenIds.Length);   // the refused span changed nothing
         // The budget refills at its rate: the same span (a new sequence number) goes through soon after.
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -155,7 +141,7 @@ public class RequestPathTests(ClusterFixture fixture)
         }
         Assert.Equal(EnqueueStatus.Queued, status);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the budget took {clock.Elapsed.TotalSeconds:F1} s to admit 46 bytes at 100 B/s");
-        Assert.Equal(Prompt.Length + 5, (await NextAsync(verdicts)).CommittedLength);
+        Assert.Equal(Prompt.Length + 5, (await verdicts.NextVerdictAsync()).CommittedLength);
     }
 
     /// <summary>
@@ -219,7 +205,7 @@ public class RequestPathTests(ClusterFixture fixture)
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("path-llm", 0, info.Epoch, Prompt.Length, [], [], [], MaxNewTokens: 5)));
         var kinds = new List<VerdictKind>();
         Verdict v;
-        do { v = await NextAsync(verdicts); kinds.Add(v.Kind); } while (v.Kind != VerdictKind.GenerationEnded);
+        do { v = await verdicts.NextVerdictAsync(); kinds.Add(v.Kind); } while (v.Kind != VerdictKind.GenerationEnded);
         Assert.InRange(kinds.Count(k => k == VerdictKind.Generated), 1, 5);
         var snapshot = await grain.GetSnapshotAsync();
         Assert.Equal(Prompt.Length + kinds.Count(k => k == VerdictKind.Generated), snapshot.CommittedTokenIds.Length);
@@ -259,7 +245,7 @@ public class RequestPathTests(ClusterFixture fixture)
         Assert.Equal(before.CommittedTokenIds, (await grain.GetSnapshotAsync()).CommittedTokenIds);
         // The session and the silo still work: the good request goes through.
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(good));
-        Assert.Equal(VerdictKind.Verified, (await NextAsync(verdicts)).Kind);
+        Assert.Equal(VerdictKind.Verified, (await verdicts.NextVerdictAsync()).Kind);
     }
 
     [Fact]
@@ -267,7 +253,7 @@ public class RequestPathTests(ClusterFixture fixture)
     {
         var (grain, verdicts, info) = await OpenAsync("seq");
         Assert.Equal(EnqueueStatus.Queued, await grain.VerifyAsync(new VerifyRequest("seq", 5, info.Epoch, Prompt.Length, [5], [], [])));
-        await NextAsync(verdicts);
+        await verdicts.NextVerdictAsync();
         var e = await Assert.ThrowsAsync<SyneraRequestException>(() => grain.VerifyAsync(new VerifyRequest("seq", 5, info.Epoch, Prompt.Length + 1, [5], [], [])));
         Assert.Contains("out of order", e.Message);
     }

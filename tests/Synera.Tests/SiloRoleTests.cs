@@ -87,14 +87,9 @@ public class SiloRoleTests
             var info = await client.GetGrain<IVerifierGrain>($"verifier-{i}").GetModelInfoAsync();
             Assert.Equal(TestModels.Tokenizer.VocabSize, info.VocabSize);
         }
-        var verdicts = System.Threading.Channels.Channel.CreateUnbounded<Verdict>();
-        await client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, "roles-session"))
-            .SubscribeAsync((v, _) => verdicts.Writer.WriteAsync(v).AsTask());
-        var session = client.GetGrain<ISessionGrain>("roles-session");
-        var opened = await session.OpenAsync(new SessionOptions(OffloadBudget.Full), [1, 10, 11]);
+        var (session, verdicts, opened) = await OpenedSession.OpenAsync(client, "roles-session", new SessionOptions(OffloadBudget.Full), [1, 10, 11]);
         Assert.Equal(EnqueueStatus.Queued, await session.VerifyAsync(new VerifyRequest("roles-session", 0, opened.Epoch, 3, [], [12], [0.5f])));
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            Assert.Equal(VerdictKind.Verified, (await verdicts.Reader.ReadAsync(timeout.Token)).Kind);
+        Assert.Equal(VerdictKind.Verified, (await verdicts.NextVerdictAsync()).Kind);
 
         var stats = await management.GetDetailedGrainStatistics();
         var verifierActivations = stats.Where(s => s.GrainType.Contains("VerifierGrain")).ToList();
