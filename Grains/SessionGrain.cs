@@ -31,12 +31,15 @@ public sealed class SessionGrain(
     // verdict arrives; without this they would reach the position check one by one and look like a lost verdict.
     private int supersededEpoch = -1;
 
+    private IVerifierGrain? verifier;        // the reference for state.State.VerifierId, resolved once (a lookup per call showed in profiles)
+
     private string SessionId => this.GetPrimaryKeyString();
     private IVerifierGrain Verifier
     {
         get
         {
-            try { return GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId); }
+            if (verifier is not null && verifier.GetPrimaryKeyString() == state.State.VerifierId) return verifier;
+            try { return verifier = GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId); }
             catch (ArgumentException e)
             {
                 // Orleans resolves the interface through the cluster manifest, which names no verifier grain while no
@@ -92,7 +95,7 @@ public sealed class SessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         ArmInFlightWatch();
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         lastLoad = await Verifier.GetLoadAsync();
         return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad), options);
     }
@@ -128,6 +131,12 @@ public sealed class SessionGrain(
         var status = await EnqueueAsync(request);
         if (charged && status != EnqueueStatus.Queued) await Device.RefundAsync(1);
         return status;
+    }
+
+    private Task WriteStateAsync()
+    {
+        unwrittenSpans = false;
+        return state.WriteStateAsync();
     }
 
     private async Task<EnqueueStatus> EnqueueAsync(VerifyRequest request)
@@ -171,11 +180,28 @@ public sealed class SessionGrain(
             // The oldest span changed (with more in flight it did not), or this activation has no watch yet (reactivated
             // with spans in flight that it read from storage).
             if (s.InFlight.Count == 1 || inFlightWatch is null) ArmInFlightWatch();
-            // Persist the span in flight: a session grain reactivated elsewhere (its silo left) must know what its
-            // verdict commits, or it would refuse the device's next span instead of following it.
-            await state.WriteStateAsync();
+            // Not written now: the verdict's write persists the span with what it commits, and a grain deactivated in
+            // between writes it then (OnDeactivateAsync). Only a frontend that dies with spans in flight loses them; its
+            // session, reactivated elsewhere, finds the device's next span or their verdicts beyond what it knows and
+            // resynchronises from the committed tokens, which every verdict wrote before the device saw it. (This write
+            // was one of the two Redis writes per span, about a tenth of the frontend's CPU under bench scale.)
+            unwrittenSpans = true;
         }
         return status;
+    }
+
+    /// <summary>Spans queued since the last write: written when the grain deactivates (its silo leaving gracefully,
+    /// or an idle collection), so a reactivation elsewhere follows their verdicts.</summary>
+    private bool unwrittenSpans;
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (unwrittenSpans && state.State.IsOpen)
+        {
+            try { await state.WriteStateAsync(cancellationToken); }
+            catch (Exception e) { logger.LogWarning(e, "Session {Session}: writing its spans in flight on deactivation failed; a reactivation resynchronises", SessionId); }
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     /// <summary>
@@ -309,7 +335,7 @@ public sealed class SessionGrain(
             s.PendingEnd = s.CommittedTokenIds.Count;
         }
         ArmInFlightWatch();
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await Stream.OnNextAsync(verdict);
         // This grain's committed tokens no longer follow the verifier's (a verdict was lost on the way, or the
         // activation lost spans it had not persisted). They are still a prefix of the truth: resynchronise the
@@ -327,7 +353,7 @@ public sealed class SessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         ArmInFlightWatch();
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         try
         {
             await Verifier.ReleaseSessionAsync(SessionId);   // its queued spans are void; the next one brings the history

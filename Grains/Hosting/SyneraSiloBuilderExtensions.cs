@@ -50,7 +50,14 @@ public static class SyneraSiloBuilderExtensions
         {
             b.ConfigurePartitionBalancing(FrontendQueueBalancer.Create);   // the pulling agents run on frontend silos
             b.ConfigurePullingAgent(o => o.Configure<IConfiguration>((a, c) =>
-                a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(c.GetValue("Synera:Streams:PollMs", DefaultStreamPollMs))));
+            {
+                a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(c.GetValue("Synera:Streams:PollMs", DefaultStreamPollMs));
+                // Every poll scans the agent's table of streams (Orleans 10 pauses reading while one registers). A stream
+                // leaves it when its last subscriber does, or after this long without events (default 30 minutes): one
+                // that got a verdict after its device unsubscribed (an answer abandoned with spans in flight) stayed half
+                // an hour. A session silent for a minute re-registers at its next verdict.
+                a.StreamInactivityPeriod = TimeSpan.FromMinutes(1);
+            }));
             b.Configure<HashRingStreamQueueMapperOptions>(o => o.Configure<IConfiguration>((q, c) =>
                 q.TotalQueueCount = c.GetValue("Synera:Streams:Queues", DefaultStreamQueues)));
         });

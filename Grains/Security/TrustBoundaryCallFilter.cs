@@ -110,18 +110,22 @@ public sealed class TrustBoundaryCallFilter(
     /// <summary>Orleans names every client <c>sys.client/{id}</c>; a silo's own is <c>sys.client/hosted-{silo address}</c>.</summary>
     private bool IsOutsideCaller(GrainId id)
     {
-        if (id.Type.ToString() != ClientGrainType) return false;
-        var key = id.Key.ToString()!;
-        if (!key.StartsWith(HostedPrefix, StringComparison.Ordinal)) return true;
-        try
+        if (!GrainTypePrefix.IsClient(id)) return false;
+        if (!id.Key.AsSpan().StartsWith("hosted-"u8)) return true;
+        // Every verdict comes from a verifier silo's hosted client: its address is parsed once, not on every call. Only
+        // silos membership knows are kept (a client may name itself anything).
+        if (!HostedSilos.TryGetValue(id, out var silo))
         {
-            var silo = SiloAddress.FromParsableString(key[HostedPrefix.Length..]);
-            // A silo leaving gracefully is still one of ours: its engine delivers the verdicts it computed before it stopped.
-            return !(membership.CurrentSnapshot.Members.TryGetValue(silo, out var member)
-                     && member.Status is SiloStatus.Active or SiloStatus.ShuttingDown or SiloStatus.Stopping);
+            try { silo = SiloAddress.FromParsableString(id.Key.ToString()![HostedPrefix.Length..]); }
+            catch (FormatException) { return true; }
+            if (membership.CurrentSnapshot.Members.ContainsKey(silo)) HostedSilos.TryAdd(id, silo);
         }
-        catch (FormatException) { return true; }
+        // A silo leaving gracefully is still one of ours: its engine delivers the verdicts it computed before it stopped.
+        return !(membership.CurrentSnapshot.Members.TryGetValue(silo, out var member)
+                 && member.Status is SiloStatus.Active or SiloStatus.ShuttingDown or SiloStatus.Stopping);
     }
 
-    private const string ClientGrainType = "sys.client", HostedPrefix = "hosted-";
+    private static readonly ConcurrentDictionary<GrainId, SiloAddress> HostedSilos = new();
+
+    private const string HostedPrefix = "hosted-";
 }
