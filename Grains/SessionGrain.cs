@@ -31,15 +31,22 @@ public sealed class SessionGrain(
     // verdict arrives; without this they would reach the position check one by one and look like a lost verdict.
     private int supersededEpoch = -1;
 
-    private IVerifierGrain? verifier;        // the reference for state.State.VerifierId, resolved once (a lookup per call showed in profiles)
+    private (string Id, IVerifierGrain Grain)? verifier;   // resolved once per verifier id (resolving it per call showed in profiles)
 
-    private string SessionId => this.GetPrimaryKeyString();
+    private string? sessionId;
+    private string SessionId => sessionId ??= this.GetPrimaryKeyString();   // a new string per call otherwise
     private IVerifierGrain Verifier
     {
         get
         {
-            if (verifier is not null && verifier.GetPrimaryKeyString() == state.State.VerifierId) return verifier;
-            try { return verifier = GrainFactory.GetGrain<IVerifierGrain>(state.State.VerifierId); }
+            var id = state.State.VerifierId;
+            if (verifier is { } known && known.Id == id) return known.Grain;
+            try
+            {
+                var grain = GrainFactory.GetGrain<IVerifierGrain>(id);
+                verifier = (id, grain);
+                return grain;
+            }
             catch (ArgumentException e)
             {
                 // Orleans resolves the interface through the cluster manifest, which names no verifier grain while no
