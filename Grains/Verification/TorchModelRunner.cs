@@ -21,7 +21,6 @@ public sealed class TorchModelRunner : IVerifierModelRunner
     {
         this.model = model;
         this.device = device;
-        if (device.type == DeviceType.CPU) NativeAllocatorTuning.Apply();
         KvCache = new KvCacheManager(KvLayout.For(model.Config), kvCacheBudgetBytes, device);
         Info = new VerifierModelInfo(modelName, model.Config.VocabSize, maxSpanTokens, model.Config.MaxPositions, DeviceName(device));
         EosTokenId = model.Config.EosTokenId;
