@@ -102,7 +102,7 @@ public sealed class SessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         ArmInFlightWatch();
-        await WriteStateAsync();
+        await state.WriteStateAsync();
         lastLoad = await Verifier.GetLoadAsync();
         return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad), options);
     }
@@ -138,12 +138,6 @@ public sealed class SessionGrain(
         var status = await EnqueueAsync(request);
         if (charged && status != EnqueueStatus.Queued) await Device.RefundAsync(1);
         return status;
-    }
-
-    private Task WriteStateAsync()
-    {
-        unwrittenSpans = false;
-        return state.WriteStateAsync();
     }
 
     private async Task<EnqueueStatus> EnqueueAsync(VerifyRequest request)
@@ -192,18 +186,15 @@ public sealed class SessionGrain(
             // session, reactivated elsewhere, finds the device's next span or their verdicts beyond what it knows and
             // resynchronises from the committed tokens, which every verdict wrote before the device saw it. (A profile
             // of the frontend under bench scale gave the two writes per span it had 14 % of its CPU.)
-            unwrittenSpans = true;
         }
         return status;
     }
 
-    /// <summary>Spans queued since the last write: written when the grain deactivates (its silo leaving gracefully,
-    /// or an idle collection), so a reactivation elsewhere follows their verdicts.</summary>
-    private bool unwrittenSpans;
-
+    /// <summary>Spans still in flight are written when the grain deactivates (its silo leaving gracefully, or an idle
+    /// collection), so a reactivation elsewhere follows their verdicts. Those written with a verdict are written again.</summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (unwrittenSpans && state.State.IsOpen)
+        if (state.State.IsOpen && state.State.InFlight.Count > 0)
         {
             try { await state.WriteStateAsync(cancellationToken); }
             catch (Exception e) { logger.LogWarning(e, "Session {Session}: writing its spans in flight on deactivation failed; a reactivation resynchronises", SessionId); }
@@ -342,7 +333,7 @@ public sealed class SessionGrain(
             s.PendingEnd = s.CommittedTokenIds.Count;
         }
         ArmInFlightWatch();
-        await WriteStateAsync();
+        await state.WriteStateAsync();
         await Stream.OnNextAsync(verdict);
         // This grain's committed tokens no longer follow the verifier's (a verdict was lost on the way, or the
         // activation lost spans it had not persisted). They are still a prefix of the truth: resynchronise the
@@ -360,7 +351,7 @@ public sealed class SessionGrain(
         s.VerifierHasHistory = false;
         s.InFlight.Clear();
         ArmInFlightWatch();
-        await WriteStateAsync();
+        await state.WriteStateAsync();
         try
         {
             await Verifier.ReleaseSessionAsync(SessionId);   // its queued spans are void; the next one brings the history

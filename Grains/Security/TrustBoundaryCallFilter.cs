@@ -111,7 +111,7 @@ public sealed class TrustBoundaryCallFilter(
     private bool IsOutsideCaller(GrainId id)
     {
         if (!GrainTypePrefix.IsClient(id)) return false;
-        if (!id.Key.AsSpan().StartsWith("hosted-"u8)) return true;
+        if (!id.Key.AsSpan().StartsWith(HostedPrefix)) return true;
         // Every verdict comes from a verifier silo's hosted client: its address is parsed once, not on every call. Only
         // silos membership knows are kept (a client may name itself anything).
         if (!HostedSilos.TryGetValue(id, out var silo))
@@ -127,5 +127,5 @@ public sealed class TrustBoundaryCallFilter(
 
     private static readonly ConcurrentDictionary<GrainId, SiloAddress> HostedSilos = new();
 
-    private const string HostedPrefix = "hosted-";
+    private static ReadOnlySpan<byte> HostedPrefix => "hosted-"u8;   // keys are UTF-8; ASCII, so its length in chars too
 }
