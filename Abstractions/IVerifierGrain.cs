@@ -13,8 +13,10 @@ public interface IVerifierGrain : IGrainWithStringKey
     /// <param name="request">The validated request.</param>
     /// <param name="setup">The session's committed tokens and settings,
     /// sent only when the verifier answered <see cref="EnqueueStatus.NeedsHistory"/> (failover, first contact).</param>
+    /// <param name="verdictRelay">The key of the <see cref="IVerdictRelayGrain"/> on the session grain's silo, which takes the
+    /// session's verdicts batched with others for that silo; null: each verdict is a call to the session grain.</param>
     [ClusterOnly]
-    Task<EnqueueStatus> EnqueueAsync(VerifyRequest request, SessionSetup? setup);
+    Task<EnqueueStatus> EnqueueAsync(VerifyRequest request, SessionSetup? setup, string? verdictRelay = null);
 
     /// <summary>Drops the session's KV cache and queued requests.</summary>
     [ClusterOnly]

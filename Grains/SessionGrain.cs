@@ -20,8 +20,13 @@ namespace Synera.Grains;
 public sealed class SessionGrain(
     [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<SessionState> state,
     IOptions<VerifierOptions> verifierOptions,
+    ILocalSiloDetails silo,
     ILogger<SessionGrain> logger) : Grain, ISessionGrain
 {
+    // This silo's verdict relay: the verifier batches this session's verdicts with the others bound here.
+    private string? verdictRelay;
+    private string VerdictRelay => verdictRelay ??= silo.SiloAddress.ToParsableString();
+
     private IAsyncStream<Verdict>? stream;
     private VerifierLoad? lastLoad;
     private ByteRateLimiter? byteLimiter;    // the session's bytes/s cap, enforced here too (2 s of burst: the device spends first)
@@ -147,7 +152,7 @@ public sealed class SessionGrain(
         EnqueueStatus status;
         try
         {
-            status = await Verifier.EnqueueAsync(request, setup);
+            status = await Verifier.EnqueueAsync(request, setup, VerdictRelay);
         }
         catch (Exception e) when (TransportFailures.IsTransient(e))
         {
@@ -161,7 +166,7 @@ public sealed class SessionGrain(
             // The verifier lost this session (failover or restart). Resend the history when nothing is in
             // flight; otherwise the in-flight spans are gone: start a new epoch and tell the device.
             if (request.StartPosition == s.CommittedTokenIds.Count)
-                status = await Verifier.EnqueueAsync(request, Setup(request.StartPosition));
+                status = await Verifier.EnqueueAsync(request, Setup(request.StartPosition), VerdictRelay);
             else
             {
                 await ResyncAsync("verifier lost the session's in-flight spans");

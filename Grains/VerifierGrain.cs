@@ -13,18 +13,31 @@ namespace Synera.Grains;
 /// Registered only on silos whose role is verifier, so it can never activate elsewhere.
 /// </summary>
 [LeastLoadedVerifierPlacement]
-public sealed class VerifierGrain(VerificationEngine engine) : Grain, IVerifierGrain
+public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink verdicts) : Grain, IVerifierGrain
 {
-    Task<EnqueueStatus> IVerifierGrain.EnqueueAsync(VerifyRequest request, SessionSetup? setup) => Task.FromResult(engine.Enqueue(request, setup));
+    Task<EnqueueStatus> IVerifierGrain.EnqueueAsync(VerifyRequest request, SessionSetup? setup, string? verdictRelay)
+    {
+        if (verdictRelay is not null) verdicts.Route(request.SessionId, verdictRelay);
+        return Task.FromResult(engine.Enqueue(request, setup));
+    }
 
     Task IVerifierGrain.ReleaseSessionAsync(string sessionId)
     {
         engine.Release(sessionId);
+        verdicts.Forget(sessionId);
         // Nothing left here for the session: free the activation now, not after the collection age (the Orleans
         // dashboard showed ~450 idle verifier activations per silo after two minutes of two devices' short answers).
         // A later call for the session (a resync's resend) activates it again, on the least-loaded verifier.
         DeactivateOnIdle();
         return Task.CompletedTask;
+    }
+
+    /// <summary>Collected (idle): a session the engine still holds gets its verdicts by direct calls until its next span
+    /// names its relay again, so the sink keeps no route for every session this silo ever served.</summary>
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        verdicts.Forget(this.GetPrimaryKeyString());
+        return base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     Task<SessionActivity> IVerifierGrain.GetSessionActivityAsync(string sessionId) => Task.FromResult(engine.ActivityOf(sessionId));

@@ -71,6 +71,7 @@ public static class SyneraSiloBuilderExtensions
         silo.Services.AddSingleton<SiloRoles>();
         silo.AddPlacementDirector<LeastLoadedVerifierPlacement, LeastLoadedVerifierPlacementDirector>();
         silo.AddPlacementDirector<FrontendPlacement, FrontendPlacementDirector>();
+        silo.AddPlacementDirector<SiloKeyedPlacement, SiloKeyedPlacementDirector>();
         // Every grain without its own placement (the device records, the load board, and Orleans' stream queue and
         // pub-sub grains) goes to a frontend silo too: the verdict streams' traffic stays off the engines' cores.
         silo.Services.AddSingleton<PlacementStrategy, FrontendPlacement>();
@@ -81,6 +82,7 @@ public static class SyneraSiloBuilderExtensions
         silo.AddIncomingGrainCallFilter<TrustBoundaryCallFilter>();   // the trust boundary: internal methods, operator methods, device keys
         if (role == SiloRole.Verifier)
         {
+            silo.Services.AddSingleton<OrleansVerdictSink>();
             silo.Services.AddSingleton(CreateEngine);
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, VerifierEngineStartup>();
             silo.Services.AddHostedService<VerifierLoadPublisher>();
@@ -106,7 +108,7 @@ public static class SyneraSiloBuilderExtensions
         var warmUp = System.Diagnostics.Stopwatch.StartNew();
         runner.WarmUp(o.MaxTokensPerStep);
         logger.LogInformation("Verifier warmed up in {Ms:F0} ms (a full step of {Tokens} tokens, prefill and continuation)", warmUp.Elapsed.TotalMilliseconds, o.MaxTokensPerStep);
-        var engine = new VerificationEngine(runner, new ContinuousBatchScheduler(o), o, new OrleansVerdictSink(services.GetRequiredService<IGrainFactory>()),
+        var engine = new VerificationEngine(runner, new ContinuousBatchScheduler(o), o, services.GetRequiredService<OrleansVerdictSink>(),
             logger, new VerifierMetrics(services.GetService<IMeterFactory>()));
         engine.Start();
         return engine;

@@ -199,6 +199,7 @@ public sealed class VerificationEngine : IDisposable
         }
         // In request order per session: a request found stale in this step must not overtake the verdict of the one
         // before it, which is what made it stale.
+        using var step = sink.BeginStep();   // the step's verdicts may travel together
         foreach (var (session, verdict) in verdicts.OrderBy(v => v.verdict.Seq))
         {
             var parent = parents?.GetValueOrDefault((verdict.SessionId, verdict.Seq)) ?? default;
@@ -473,7 +474,12 @@ public sealed class VerificationEngine : IDisposable
             }, TaskScheduler.Default);
         }
         if (session is null) { _ = Send(); return; }
-        lock (gate) session.LastDelivery = session.LastDelivery.ContinueWith(_ => Send(), TaskScheduler.Default).Unwrap();
+        // Engine thread only. A session whose last verdict has arrived hands this one over now, within the step (the
+        // session stays busy for the in-flight watch meanwhile: it is still running); else it waits for that one.
+        Task last;
+        lock (gate) last = session.LastDelivery;
+        var next = last.IsCompleted ? Send() : last.ContinueWith(_ => Send(), TaskScheduler.Default).Unwrap();
+        lock (gate) session.LastDelivery = next;
     }
 
     /// <summary>Completes when every verdict handed out so far has reached the sink.</summary>

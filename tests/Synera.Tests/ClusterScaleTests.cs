@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Runtime;
 using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.Grains;
 using Synera.Cli.Bench;
 using Synera.DeviceClient.Drafting;
 using Synera.DeviceClient.Generation;
@@ -101,6 +103,39 @@ public sealed class ClusterScaleTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.All(results, r => Assert.Equal(0, r.Stats.NumVerdictTimeouts));
         Assert.True(maxA > 0 && maxB > 0, $"one verifier silo served nothing (A {maxA}, B {maxB})");
         Assert.True(engineA.Stats.ProcessedTokens > 0 && engineB.Stats.ProcessedTokens > 0);
+        // Their verdicts reached the frontend through its relay, not by a call per verdict.
+        var (relayedA, relayedB) = (Relayed(verifierA), Relayed(verifierB));
+        output.WriteLine($"relayed: verifier A {relayedA.Verdicts} verdicts in {relayedA.Calls} calls, verifier B {relayedB.Verdicts} in {relayedB.Calls}");
+        Assert.True(relayedA.Verdicts > 0 && relayedB.Verdicts > 0);
+    }
+
+    private static (long Calls, long Verdicts) Relayed(IHost verifier) => verifier.Services.GetRequiredService<OrleansVerdictSink>().Relayed;
+
+    [Fact]
+    public async Task OneStepsVerdictsForAFrontendCrossTheNetworkInOneCall()
+    {
+        await using var client = await ConnectAsync();
+        int[] prompt = [1, .. Tokenizer.Encode("What is 1+2?")];
+        var sessions = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            OpenedSession.OpenAsync(client.Client, $"relay/{i}", new SessionOptions(OffloadBudget.Full), prompt)));
+        // A verifier's sink, routed as the session grains' spans route it: to the frontend silo's relay.
+        var sink = verifierA.Services.GetRequiredService<OrleansVerdictSink>();
+        var before = sink.Relayed;
+        var relayKey = frontend.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString();
+        foreach (var s in sessions) sink.Route(s.Info.SessionId, relayKey);
+        // Verdicts of an epoch the sessions have left: each session grain publishes them on its stream and changes nothing.
+        var verdicts = sessions.Select((s, i) => new Verdict(s.Info.SessionId, i, s.Info.Epoch - 1, VerdictKind.Stale, prompt.Length, 0, -1, -1, prompt.Length)).ToArray();
+        Task[] deliveries;
+        using (sink.BeginStep()) deliveries = [.. verdicts.Select(sink.DeliverAsync)];
+        await Task.WhenAll(deliveries).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal((before.Calls + 1, before.Verdicts + verdicts.Length), sink.Relayed);
+        for (int i = 0; i < sessions.Length; i++) Assert.Equal(verdicts[i], await sessions[i].Verdicts.NextVerdictAsync());
+        // A session without a route (its grain never named a relay) still gets its verdict, by a call of its own.
+        sink.Forget(sessions[0].Info.SessionId);
+        await sink.DeliverAsync(verdicts[0] with { Seq = 100 });
+        Assert.Equal(100, (await sessions[0].Verdicts.NextVerdictAsync()).Seq);
+        Assert.Equal((before.Calls + 1, before.Verdicts + verdicts.Length), sink.Relayed);
+        foreach (var s in sessions) await s.Grain.CloseAsync();
     }
 
     [Fact]
