@@ -31,6 +31,10 @@ public interface IVerifierGrain : IGrainWithStringKey
     /// <summary>The engine's current load, for load-aware offload control.</summary>
     Task<VerifierLoad> GetLoadAsync();
 
+    /// <summary>The model, the load and the silo's intake, in one call: what a session grain needs when it opens.</summary>
+    [ClusterOnly]
+    Task<VerifierContact> ContactAsync();
+
     /// <summary>Facts about the served model (vocabulary, maximum span) that sessions validate against.</summary>
     Task<VerifierModelInfo> GetModelInfoAsync();
 }

@@ -21,8 +21,14 @@ public sealed class SessionGrain(
     [PersistentState("session", SyneraNames.SessionStorage)] IPersistentState<SessionState> state,
     IOptions<VerifierOptions> verifierOptions,
     ILocalSiloDetails silo,
+    VerifierIntakeClient intakes,
     ILogger<SessionGrain> logger) : Grain, ISessionGrain
 {
+    // The intake on the verifier activation's silo, learned when the session opens: spans go there batched with this
+    // silo's other sessions' spans. Not persisted: a reactivated grain (and one whose intake failed) calls its verifier
+    // activation, which placement puts on a live verifier silo.
+    private string? intake;
+
     // This silo's verdict relay: the verifier batches this session's verdicts with the others bound here.
     private string? verdictRelay;
     private string VerdictRelay => verdictRelay ??= silo.SiloAddress.ToParsableString();
@@ -84,7 +90,8 @@ public sealed class SessionGrain(
         var s = state.State;
         // The session's verifier activation: placed on the least-loaded verifier silo at its first call, then sticky.
         s.VerifierId = SessionId;
-        var model = await Verifier.GetModelInfoAsync();
+        var contact = await Verifier.ContactAsync();
+        var model = contact.Model;
         if (RequestChecks.Tokens(promptTokenIds, model, "prompt") is { } badPrompt) throw new SyneraRequestException(badPrompt);
         if (promptTokenIds.Length > model.MaxSequenceLength - 2)
             throw new SyneraRequestException($"the prompt is {promptTokenIds.Length} tokens; the model's context window holds {model.MaxSequenceLength}, so at most {model.MaxSequenceLength - 2} can be prompt");
@@ -108,7 +115,8 @@ public sealed class SessionGrain(
         s.InFlight.Clear();
         ArmInFlightWatch();
         await state.WriteStateAsync();
-        lastLoad = await Verifier.GetLoadAsync();
+        intake = contact.Intake;
+        lastLoad = contact.Load;
         return new SessionInfo(SessionId, s.VerifierId, model, s.Epoch, TierLoadFactor(lastLoad), options);
     }
 
@@ -152,10 +160,13 @@ public sealed class SessionGrain(
         EnqueueStatus status;
         try
         {
-            status = await Verifier.EnqueueAsync(request, setup, VerdictRelay);
+            status = await SendToVerifierAsync(request, setup);
         }
-        catch (Exception e) when (TransportFailures.IsTransient(e))
+        catch (Exception e) when (TransportFailures.IsTransient(e) || intake is not null && e is not SyneraRequestException)
         {
+            // (The intake is a shortcut to the verifier's silo: whatever goes wrong on it, the verifier activation is
+            // placed again from the next span on.)
+            intake = null;
             // The verifier's silo is stopping or gone: its queued spans went with it. Resynchronise at the committed
             // tokens; the device resends from there and the next call places the verifier on a live silo.
             await ResyncAsync($"the verifier could not be reached: {e.Message}");
@@ -166,7 +177,7 @@ public sealed class SessionGrain(
             // The verifier lost this session (failover or restart). Resend the history when nothing is in
             // flight; otherwise the in-flight spans are gone: start a new epoch and tell the device.
             if (request.StartPosition == s.CommittedTokenIds.Count)
-                status = await Verifier.EnqueueAsync(request, Setup(request.StartPosition), VerdictRelay);
+                status = await SendToVerifierAsync(request, Setup(request.StartPosition));
             else
             {
                 await ResyncAsync("verifier lost the session's in-flight spans");
@@ -194,6 +205,14 @@ public sealed class SessionGrain(
         }
         return status;
     }
+
+    private Task<EnqueueStatus> SendToVerifierAsync(VerifyRequest request, SessionSetup? setup) => intake is { } key
+        ? intakes.EnqueueAsync(key, request, setup, VerdictRelay)
+        : Verifier.EnqueueAsync(request, setup, VerdictRelay);
+
+    private Task ReleaseAtVerifierAsync() => intake is { } key
+        ? GrainFactory.GetGrain<IVerifierIntakeGrain>(key).ReleaseSessionAsync(SessionId)
+        : Verifier.ReleaseSessionAsync(SessionId);
 
     /// <summary>Spans still in flight are written when the grain deactivates (its silo leaving gracefully, or an idle
     /// collection), so a reactivation elsewhere follows their verdicts. Those written with a verdict are written again.</summary>
@@ -250,14 +269,17 @@ public sealed class SessionGrain(
         try
         {
             // This grain is not reentrant: a verdict on its way here waits for this turn, so the engine counts it as owed (Busy).
-            why = await Verifier.GetSessionActivityAsync(SessionId) switch
+            var activity = intake is { } key
+                ? GrainFactory.GetGrain<IVerifierIntakeGrain>(key).GetSessionActivityAsync(SessionId)
+                : Verifier.GetSessionActivityAsync(SessionId);
+            why = await activity switch
             {
                 SessionActivity.NotHeld => "the verifier no longer holds the session (restarted, failed over or expired it)",
                 SessionActivity.Idle => $"the verifier answered every span it took, but span {oldest.Seq}'s verdict never arrived",
                 _ => null,
             };
         }
-        catch (Exception e) { why = $"the verifier cannot be reached: {e.Message}"; }
+        catch (Exception e) { why = $"the verifier cannot be reached: {e.Message}"; intake = null; }
         if (why is not null) await ResyncAsync(why);
     }
 
@@ -359,12 +381,13 @@ public sealed class SessionGrain(
         await state.WriteStateAsync();
         try
         {
-            await Verifier.ReleaseSessionAsync(SessionId);   // its queued spans are void; the next one brings the history
+            await ReleaseAtVerifierAsync();   // its queued spans are void; the next one brings the history
         }
         catch (Exception e)
         {
             // Unreachable (the reason for some resyncs): the device must hear of the new epoch all the same.
             logger.LogWarning(e, "Session {Session}: releasing it at its verifier failed", SessionId);
+            intake = null;
         }
         logger.LogWarning("Session {Session} resynchronised at {Length} tokens, epoch {Epoch}: {Why}", SessionId, s.PendingEnd, s.Epoch, why);
         await Stream.OnNextAsync(new Verdict(SessionId, s.LastSeq, s.Epoch, VerdictKind.Failed, s.PendingEnd, 0, -1, -1, s.PendingEnd, 0, why));
@@ -409,8 +432,8 @@ public sealed class SessionGrain(
         // (a device answering every few seconds would otherwise hold hundreds of idle activations).
         DeactivateOnIdle();
         if (!state.State.IsOpen) return;
-        try { await Verifier.ReleaseSessionAsync(SessionId); }
-        catch (NoVerifierException) { }   // no verifier silo left: none holds the session's K/V either
+        try { await ReleaseAtVerifierAsync(); }
+        catch (NoVerifierException) { }   // no verifier silo left (or not the intake's): none holds the session's K/V either
         await state.ClearStateAsync();
         state.State = new SessionState();
     }

@@ -13,7 +13,7 @@ namespace Synera.Grains;
 /// Registered only on silos whose role is verifier, so it can never activate elsewhere.
 /// </summary>
 [LeastLoadedVerifierPlacement]
-public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink verdicts) : Grain, IVerifierGrain
+public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink verdicts, ILocalSiloDetails silo) : Grain, IVerifierGrain
 {
     Task<EnqueueStatus> IVerifierGrain.EnqueueAsync(VerifyRequest request, SessionSetup? setup, string? verdictRelay)
     {
@@ -43,6 +43,9 @@ public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink 
     Task<SessionActivity> IVerifierGrain.GetSessionActivityAsync(string sessionId) => Task.FromResult(engine.ActivityOf(sessionId));
 
     Task<VerifierLoad> IVerifierGrain.GetLoadAsync() => Task.FromResult(engine.CurrentLoad);
+
+    Task<VerifierContact> IVerifierGrain.ContactAsync() =>
+        Task.FromResult(new VerifierContact(engine.ModelInfo, engine.CurrentLoad, silo.SiloAddress.ToParsableString()));
 
     Task<VerifierModelInfo> IVerifierGrain.GetModelInfoAsync() => Task.FromResult(engine.ModelInfo);
 }

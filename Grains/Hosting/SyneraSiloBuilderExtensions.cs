@@ -79,6 +79,7 @@ public static class SyneraSiloBuilderExtensions
         silo.AddActivityPropagation();   // grain calls continue the caller's trace (device → session → verifier)
         silo.Services.AddOptions<SecurityOptions>();
         silo.Services.AddSingleton<DeviceRecordCache>();
+        silo.Services.AddSingleton<VerifierIntakeClient>();   // session grains' spans to the verifier silos, batched
         silo.AddIncomingGrainCallFilter<TrustBoundaryCallFilter>();   // the trust boundary: internal methods, operator methods, device keys
         if (role == SiloRole.Verifier)
         {
@@ -91,7 +92,7 @@ public static class SyneraSiloBuilderExtensions
         else
         {
             // Heterogeneous silos: without the class, placement never picks this silo for a verifier grain.
-            silo.Services.Configure<GrainTypeOptions>(o => o.Classes.Remove(typeof(VerifierGrain)));
+            silo.Services.Configure<GrainTypeOptions>(o => { o.Classes.Remove(typeof(VerifierGrain)); o.Classes.Remove(typeof(VerifierIntakeGrain)); });
         }
         return silo;
     }

@@ -107,6 +107,10 @@ public sealed class ClusterScaleTests(ITestOutputHelper output) : IAsyncLifetime
         var (relayedA, relayedB) = (Relayed(verifierA), Relayed(verifierB));
         output.WriteLine($"relayed: verifier A {relayedA.Verdicts} verdicts in {relayedA.Calls} calls, verifier B {relayedB.Verdicts} in {relayedB.Calls}");
         Assert.True(relayedA.Verdicts > 0 && relayedB.Verdicts > 0);
+        // And their spans reached the verifier silos through the silos' intakes.
+        var intake = frontend.Services.GetRequiredService<VerifierIntakeClient>().Sent;
+        output.WriteLine($"intake: {intake.Spans} spans in {intake.Calls} calls");
+        Assert.True(intake.Spans > 0);
     }
 
     private static (long Calls, long Verdicts) Relayed(IHost verifier) => verifier.Services.GetRequiredService<OrleansVerdictSink>().Relayed;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
 using Synera.Abstractions;
 using Synera.Abstractions.Messages;
 using Synera.Abstractions.Sampling;
@@ -21,16 +22,22 @@ public class TrustBoundaryTests(ClusterFixture fixture)
         var info = await grain.OpenAsync(new SessionOptions(OffloadBudget.Full), Prompt);
         var before = await grain.GetSnapshotAsync();
         // A forged verdict claiming the LLM accepted five tokens, a direct enqueue that skips the session grain's checks,
-        // the same verdict through a silo's verdict relay, a release of the session's verifier state, a charge and a refund on another device's account.
+        // the same verdict through a silo's verdict relay, a release of the session's verifier state (at its verifier and at
+        // the silo's intake), an enqueue through the intake, a charge and a refund on another device's account.
         var forged = new Verdict("trust/forged", 0, before.Epoch, VerdictKind.Verified, Prompt.Length, 5, -1, 7, Prompt.Length + 5, 1, null);
         var verifier = fixture.Client.GetGrain<IVerifierGrain>(info.VerifierId);
         var device = fixture.Client.GetGrain<IDeviceGrain>("trust");
+        var intake = fixture.Client.GetGrain<IVerifierIntakeGrain>(fixture.Cluster.SiloServices.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString());
         var calls = new (string what, Func<Task> call)[]
         {
             ("OnVerdictAsync", () => grain.OnVerdictAsync(forged)),
             ("DeliverAsync", () => fixture.Client.GetGrain<IVerdictRelayGrain>(info.VerifierId).DeliverAsync([new RelayedVerdict(forged)])),
             ("EnqueueAsync", () => verifier.EnqueueAsync(new VerifyRequest("trust/forged", 0, 0, Prompt.Length, [], [5], []), null, null)),
             ("ReleaseSessionAsync", () => verifier.ReleaseSessionAsync("trust/forged")),
+            ("ContactAsync", () => verifier.ContactAsync()),
+            ("EnqueueAsync", () => intake.EnqueueAsync([new IntakeRequest(new VerifyRequest("trust/forged", 0, 0, Prompt.Length, [], [5], []), null, null)])),
+            ("ReleaseSessionAsync", () => intake.ReleaseSessionAsync("trust/forged")),
+            ("GetSessionActivityAsync", () => intake.GetSessionActivityAsync("trust/forged")),
             ("GetSessionActivityAsync", () => verifier.GetSessionActivityAsync("trust/forged")),
             ("TryChargeAsync", () => device.TryChargeAsync(1)),
             ("RefundAsync", () => device.RefundAsync(100)),

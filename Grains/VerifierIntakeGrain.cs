@@ -1,0 +1,64 @@
+using Orleans.Concurrency;
+using Synera.Abstractions;
+using Synera.Abstractions.Messages;
+using Synera.Grains.Placement;
+using Synera.Grains.Verification;
+
+namespace Synera.Grains;
+
+/// <summary>
+/// A verifier silo's intake: takes a frontend's batch of spans and hands each to the engine, as each session's
+/// <see cref="VerifierGrain"/> would. Stateless and reentrant: batches from several frontends never wait for each other.
+/// Why it exists: every span was a remote call of its own to its session's verifier activation, request and response, on
+/// both silos (under <c>bench scale</c> ~800 a second, and the verifier silo's share of it competed with its engine).
+/// Registered only on verifier silos, and serving only on the one its key names.
+/// </summary>
+[Reentrant, SiloKeyedPlacement]
+public sealed class VerifierIntakeGrain(VerificationEngine engine, OrleansVerdictSink verdicts, ILocalSiloDetails silo) : Grain, IVerifierIntakeGrain
+{
+    private bool? onNamedSilo;
+
+    Task<IntakeResult[]> IVerifierIntakeGrain.EnqueueAsync(IntakeRequest[] requests)
+    {
+        EnsureOnNamedSilo();
+        var results = new IntakeResult[requests.Length];
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var (request, setup, relay) = requests[i];
+            try
+            {
+                if (relay is not null) verdicts.Route(request.SessionId, relay);
+                results[i] = new IntakeResult(engine.Enqueue(request, setup));
+            }
+            catch (SyneraRequestException e)
+            {
+                results[i] = new IntakeResult(EnqueueStatus.Stale, e.Message);   // refused on its own; the rest of the batch goes on
+            }
+        }
+        return Task.FromResult(results);
+    }
+
+    Task IVerifierIntakeGrain.ReleaseSessionAsync(string sessionId)
+    {
+        EnsureOnNamedSilo();
+        engine.Release(sessionId);
+        verdicts.Forget(sessionId);
+        return Task.CompletedTask;
+    }
+
+    Task<SessionActivity> IVerifierIntakeGrain.GetSessionActivityAsync(string sessionId)
+    {
+        EnsureOnNamedSilo();
+        return Task.FromResult(engine.ActivityOf(sessionId));
+    }
+
+    /// <summary>The silo the key names left, and placement put this activation on another verifier silo, whose engine does
+    /// not hold the sessions: the caller must place them again (its verifier activation), as when a call finds a silo gone.</summary>
+    private void EnsureOnNamedSilo()
+    {
+        onNamedSilo ??= this.GetPrimaryKeyString() == silo.SiloAddress.ToParsableString();
+        if (onNamedSilo.Value) return;
+        DeactivateOnIdle();
+        throw new NoVerifierException($"verifier silo {this.GetPrimaryKeyString()} is no longer in the cluster; its sessions are placed again");
+    }
+}
