@@ -432,8 +432,10 @@ public sealed class SessionGrain(
         // (a device answering every few seconds would otherwise hold hundreds of idle activations).
         DeactivateOnIdle();
         if (!state.State.IsOpen) return;
-        try { await ReleaseAtVerifierAsync(); }
-        catch (NoVerifierException) { }   // no verifier silo left (or not the intake's): none holds the session's K/V either
+        // Through the verifier activation, not the intake: releasing also ends the activation, which the spans through
+        // the intake left idle (otherwise one per answer would wait out the collection age on the verifier silo).
+        try { await Verifier.ReleaseSessionAsync(SessionId); }
+        catch (NoVerifierException) { }   // no verifier silo left: none holds the session's K/V either
         await state.ClearStateAsync();
         state.State = new SessionState();
     }

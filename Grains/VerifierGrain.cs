@@ -10,7 +10,9 @@ namespace Synera.Grains;
 /// purpose: the engine (one per accelerator, a silo singleton running on its own thread) does the batching across all
 /// the silo's sessions; this grain only hands requests over, so sessions never queue behind each other in a grain.
 /// Placed on the least-loaded verifier silo when the session first calls it, and kept there with the session's KV cache.
-/// Registered only on silos whose role is verifier, so it can never activate elsewhere.
+/// Its <see cref="IVerifierGrain.ContactAsync"/> names the silo's <see cref="VerifierIntakeGrain"/>, through which the
+/// session's spans then go batched; it takes them itself from a session grain that has no intake (reactivated, or its
+/// intake failed), and frees itself when the session closes. Registered only on verifier silos, so it never activates elsewhere.
 /// </summary>
 [LeastLoadedVerifierPlacement]
 public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink verdicts, ILocalSiloDetails silo) : Grain, IVerifierGrain

@@ -140,6 +140,12 @@ public sealed class ClusterScaleTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(100, (await sessions[0].Verdicts.NextVerdictAsync()).Seq);
         Assert.Equal((before.Calls + 1, before.Verdicts + verdicts.Length), sink.Relayed);
         foreach (var s in sessions) await s.Grain.CloseAsync();
+
+        // An intake named after a silo that is not in the cluster (one that left) activates on a live verifier silo,
+        // whose engine does not hold its sessions, and refuses: the session grain places its verifier again.
+        var gone = SiloAddress.New(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), 1).ToParsableString();
+        var intake = frontend.Services.GetRequiredService<IGrainFactory>().GetGrain<IVerifierIntakeGrain>(gone);
+        await Assert.ThrowsAsync<NoVerifierException>(() => intake.GetSessionActivityAsync(sessions[0].Info.SessionId));
     }
 
     [Fact]
