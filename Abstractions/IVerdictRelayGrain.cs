@@ -3,7 +3,7 @@ using Synera.Abstractions.Messages;
 namespace Synera.Abstractions;
 
 /// <summary>
-/// A frontend silo's verdict intake (key: the silo's address, <c>SiloAddress.ToParsableString()</c>; it activates on that
+/// A frontend silo's verdict relay (key: the silo's address, <c>SiloAddress.ToParsableString()</c>; it activates on that
 /// silo while the silo is a member). A verifier sends it every verdict a step produced for sessions on that silo in one
 /// call, and it hands each to its session grain with a local call: one message across the network per step and silo
 /// instead of one per verdict.

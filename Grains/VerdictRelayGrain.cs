@@ -8,7 +8,7 @@ using Synera.Grains.Verification;
 namespace Synera.Grains;
 
 /// <summary>
-/// A frontend silo's verdict intake: takes a verifier's batch of verdicts for the sessions on this silo and calls each
+/// A frontend silo's verdict relay: takes a verifier's batch of verdicts for the sessions on this silo and calls each
 /// session grain locally, all at once. Stateless and reentrant, so batches from several verifiers (and a slow session
 /// grain in one of them) never wait for each other here. Why it exists: under <c>bench scale</c> one verifier step
 /// answers ~64 sessions, and each verdict was a remote call of its own, request and response, on both silos.
