@@ -17,6 +17,14 @@ internal sealed class CallBatcher<TItem, TResult>(Func<TItem[], Task<TResult[]>>
     /// <summary>Calls sent and the items they carried.</summary>
     public (long Calls, long Items) Sent => (Interlocked.Read(ref calls), Interlocked.Read(ref items));
 
+    /// <summary>Calls sent and items carried by all of <paramref name="batchers"/> (one per destination).</summary>
+    public static (long Calls, long Items) Total(IEnumerable<CallBatcher<TItem, TResult>> batchers)
+    {
+        long calls = 0, items = 0;
+        foreach (var batcher in batchers) { var (c, i) = batcher.Sent; calls += c; items += i; }
+        return (calls, items);
+    }
+
     /// <summary>Adds an item to the next batch; the caller decides when it goes (<see cref="SendSoon"/>).</summary>
     public Task<TResult> Add(TItem item)
     {

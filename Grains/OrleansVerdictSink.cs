@@ -29,15 +29,7 @@ public sealed class OrleansVerdictSink(IGrainFactory grainFactory) : IVerdictSin
     public void Forget(string sessionId) => routes.TryRemove(sessionId, out _);
 
     /// <summary>Relay calls sent and the verdicts they carried, since the silo started (tests, the activity log).</summary>
-    public (long Calls, long Verdicts) Relayed
-    {
-        get
-        {
-            long calls = 0, verdicts = 0;
-            foreach (var batcher in relays.Values) { var (c, v) = batcher.Sent; calls += c; verdicts += v; }
-            return (calls, verdicts);
-        }
-    }
+    public (long Calls, long Verdicts) Relayed => CallBatcher<RelayedVerdict, string?>.Total(relays.Values);
 
     public Task DeliverAsync(Verdict verdict)
     {

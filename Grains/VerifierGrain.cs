@@ -15,18 +15,16 @@ namespace Synera.Grains;
 /// intake failed), and frees itself when the session closes. Registered only on verifier silos, so it never activates elsewhere.
 /// </summary>
 [LeastLoadedVerifierPlacement]
-public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink verdicts, ILocalSiloDetails silo) : Grain, IVerifierGrain
+public sealed class VerifierGrain(EngineEntrance entrance, ILocalSiloDetails silo) : Grain, IVerifierGrain
 {
-    Task<EnqueueStatus> IVerifierGrain.EnqueueAsync(VerifyRequest request, SessionSetup? setup, string? verdictRelay)
-    {
-        if (verdictRelay is not null) verdicts.Route(request.SessionId, verdictRelay);
-        return Task.FromResult(engine.Enqueue(request, setup));
-    }
+    private VerificationEngine Engine => entrance.Engine;
+
+    Task<EnqueueStatus> IVerifierGrain.EnqueueAsync(VerifyRequest request, SessionSetup? setup, string? verdictRelay) =>
+        Task.FromResult(entrance.Enqueue(request, setup, verdictRelay));
 
     Task IVerifierGrain.ReleaseSessionAsync(string sessionId)
     {
-        engine.Release(sessionId);
-        verdicts.Forget(sessionId);
+        entrance.Release(sessionId);
         // Nothing left here for the session: free the activation now, not after the collection age (the Orleans
         // dashboard showed ~450 idle verifier activations per silo after two minutes of two devices' short answers).
         // A later call for the session (a resync's resend) activates it again, on the least-loaded verifier.
@@ -38,16 +36,16 @@ public sealed class VerifierGrain(VerificationEngine engine, OrleansVerdictSink 
     /// names its relay again, so the sink keeps no route for every session this silo ever served.</summary>
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        verdicts.Forget(this.GetPrimaryKeyString());
+        entrance.ForgetRoute(this.GetPrimaryKeyString());
         return base.OnDeactivateAsync(reason, cancellationToken);
     }
 
-    Task<SessionActivity> IVerifierGrain.GetSessionActivityAsync(string sessionId) => Task.FromResult(engine.ActivityOf(sessionId));
+    Task<SessionActivity> IVerifierGrain.GetSessionActivityAsync(string sessionId) => Task.FromResult(Engine.ActivityOf(sessionId));
 
-    Task<VerifierLoad> IVerifierGrain.GetLoadAsync() => Task.FromResult(engine.CurrentLoad);
+    Task<VerifierLoad> IVerifierGrain.GetLoadAsync() => Task.FromResult(Engine.CurrentLoad);
 
     Task<VerifierContact> IVerifierGrain.ContactAsync() =>
-        Task.FromResult(new VerifierContact(engine.ModelInfo, engine.CurrentLoad, silo.SiloAddress.ToParsableString()));
+        Task.FromResult(new VerifierContact(Engine.ModelInfo, Engine.CurrentLoad, silo.SiloAddress.ToParsableString()));
 
-    Task<VerifierModelInfo> IVerifierGrain.GetModelInfoAsync() => Task.FromResult(engine.ModelInfo);
+    Task<VerifierModelInfo> IVerifierGrain.GetModelInfoAsync() => Task.FromResult(Engine.ModelInfo);
 }

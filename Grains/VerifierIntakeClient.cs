@@ -28,13 +28,5 @@ public sealed class VerifierIntakeClient(IGrainFactory grainFactory)
     }
 
     /// <summary>Intake calls sent and the spans they carried, since the silo started (tests).</summary>
-    public (long Calls, long Spans) Sent
-    {
-        get
-        {
-            long calls = 0, spans = 0;
-            foreach (var batcher in intakes.Values) { var (c, s) = batcher.Sent; calls += c; spans += s; }
-            return (calls, spans);
-        }
-    }
+    public (long Calls, long Spans) Sent => CallBatcher<IntakeRequest, IntakeResult>.Total(intakes.Values);
 }

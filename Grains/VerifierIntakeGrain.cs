@@ -14,7 +14,7 @@ namespace Synera.Grains;
 /// Registered only on verifier silos, and serving only on the one its key names.
 /// </summary>
 [Reentrant, SiloKeyedPlacement]
-public sealed class VerifierIntakeGrain(VerificationEngine engine, OrleansVerdictSink verdicts, ILocalSiloDetails silo) : Grain, IVerifierIntakeGrain
+public sealed class VerifierIntakeGrain(EngineEntrance entrance, ILocalSiloDetails silo) : Grain, IVerifierIntakeGrain
 {
     private bool? onNamedSilo;
 
@@ -27,8 +27,7 @@ public sealed class VerifierIntakeGrain(VerificationEngine engine, OrleansVerdic
             var (request, setup, relay) = requests[i];
             try
             {
-                if (relay is not null) verdicts.Route(request.SessionId, relay);
-                results[i] = new IntakeResult(engine.Enqueue(request, setup));
+                results[i] = new IntakeResult(entrance.Enqueue(request, setup, relay));
             }
             catch (SyneraRequestException e)
             {
@@ -41,15 +40,14 @@ public sealed class VerifierIntakeGrain(VerificationEngine engine, OrleansVerdic
     Task IVerifierIntakeGrain.ReleaseSessionAsync(string sessionId)
     {
         EnsureOnNamedSilo();
-        engine.Release(sessionId);
-        verdicts.Forget(sessionId);
+        entrance.Release(sessionId);
         return Task.CompletedTask;
     }
 
     Task<SessionActivity> IVerifierIntakeGrain.GetSessionActivityAsync(string sessionId)
     {
         EnsureOnNamedSilo();
-        return Task.FromResult(engine.ActivityOf(sessionId));
+        return Task.FromResult(entrance.Engine.ActivityOf(sessionId));
     }
 
     /// <summary>The silo the key names left, and placement put this activation on another verifier silo, whose engine does

@@ -84,6 +84,7 @@ public static class SyneraSiloBuilderExtensions
         if (role == SiloRole.Verifier)
         {
             silo.Services.AddSingleton<OrleansVerdictSink>();
+            silo.Services.AddSingleton<EngineEntrance>();
             silo.Services.AddSingleton(CreateEngine);
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, VerifierEngineStartup>();
             silo.Services.AddHostedService<VerifierLoadPublisher>();

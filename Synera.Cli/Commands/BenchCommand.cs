@@ -375,7 +375,8 @@ public static class BenchCommand
             static double Median(IEnumerable<double> xs) { var v = xs.Order().ToArray(); return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2; }
             var ratios = runs.Select(r => r.two.VerifiedTokensPerSecond / r.one.VerifiedTokensPerSecond).ToList();
             var medianRatio = Median(ratios);
-            var uncontended = ratios.Where((_, i) => !runs[i].one.Contended && !runs[i].two.Contended).ToList();
+            bool Contended(int run) => runs[run].one.Contended || runs[run].two.Contended;
+            var uncontended = ratios.Where((_, i) => !Contended(i)).ToList();
             var (one, two) = runs[ratios.IndexOf(ratios.MinBy(r => Math.Abs(r - medianRatio)))];   // details of the run nearest the median
             var path = Path.Combine(dir, "scale.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
@@ -388,13 +389,13 @@ public static class BenchCommand
                 cpu_percent_1 = one.CpuPercent, cpu_percent_2 = two.CpuPercent,
                 runs = runs.Select((r, i) => new
                 {
-                    tok_s_1 = r.one.VerifiedTokensPerSecond, tok_s_2 = r.two.VerifiedTokensPerSecond, ratio = ratios[i], contended = r.one.Contended || r.two.Contended,
+                    tok_s_1 = r.one.VerifiedTokensPerSecond, tok_s_2 = r.two.VerifiedTokensPerSecond, ratio = ratios[i], contended = Contended(i),
                     sessions_per_silo_1 = r.one.SessionsPerSilo, sessions_per_silo_2 = r.two.SessionsPerSilo, cpu_percent_1 = r.one.CpuPercent, cpu_percent_2 = r.two.CpuPercent,
                 }),
                 devices = parse.GetValue(devices), kv_sessions_per_silo = kvSessions, span = spanLength, target = modelDir, target_hidden = config.HiddenSize, target_parameters = config.ParameterCount(),
                 threads_per_silo = 1, cores = Environment.ProcessorCount, date = DateTime.UtcNow.ToString("u"),
             }, new JsonSerializerOptions { WriteIndented = true }));
-            if (runs.Count > 1) AnsiConsole.MarkupLine($"ratios {string.Join(", ", ratios.Select((r, i) => r.ToString("F2") + (runs[i].one.Contended || runs[i].two.Contended ? " (contended)" : "")))}; median below");
+            if (runs.Count > 1) AnsiConsole.MarkupLine($"ratios {string.Join(", ", ratios.Select((r, i) => r.ToString("F2") + (Contended(i) ? " (contended)" : "")))}; median below");
             if (uncontended.Count < ratios.Count && uncontended.Count > 0) AnsiConsole.MarkupLine($"median of the {uncontended.Count} runs the host left alone: {Median(uncontended):F2}");
             AnsiConsole.MarkupLine($"ratio {medianRatio:F2}; wrote {Markup.Escape(path)}");
             return 0;
