@@ -1,126 +1,222 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.ML.Tokenizers;
 
 namespace Synera.Tokenizer;
 
 /// <summary>
-/// The tokenizer both models share, stored as a Hugging Face <c>tokenizer.json</c> (model type BPE) and run by
-/// Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>. Our own models use a character vocabulary (BPE with
-/// no merges) because they are small; a real BPE tokenizer.json with merges loads through the same code.
+/// The tokenizer a draft and its target share, read from a Hugging Face <c>tokenizer.json</c> and run as HF's
+/// tokenizers library runs it: added tokens first (<see cref="AddedVocabulary"/>), then the normalizer, the
+/// pre-tokenizer and the BPE model on the text between them; decoding through the file's decoder chain. Byte-level BPE
+/// (Qwen2/2.5/3, Llama 3.x) and SentencePiece-style BPE with byte fallback (Gemma 3, Llama 2) both load; the shipped
+/// pair's character vocabulary is BPE without merges. Beside <c>tokenizer.json</c>, <c>tokenizer_config.json</c> names
+/// the BOS/EOS tokens and holds the chat template (or <c>chat_template.jinja</c> does).
 /// </summary>
 public sealed class SyneraTokenizer
 {
     public const string PadToken = "<pad>", BosToken = "<bos>", EosToken = "<eos>", UnkToken = "<unk>";
+    public const string TokenizerFile = "tokenizer.json", ConfigFile = "tokenizer_config.json", TemplateFile = "chat_template.jinja";
 
-    private readonly BpeTokenizer bpe;
-    private readonly Dictionary<string, int> vocab;
-    private readonly string[] merges;
-    private readonly Dictionary<string, int> specials;
+    private readonly BpeModel model;
+    private readonly AddedVocabulary added;
+    private readonly Func<string, string>? normalizer;
+    private readonly Func<string, IEnumerable<string>> preTokenizer;
+    private readonly Func<List<string>, List<string>> decoder;
     private readonly string?[] idToToken;
-    private readonly string? splitPattern;
+    private readonly HashSet<int> specialIds;
+    private readonly HashSet<int> eosIds;
+    private readonly JsonObject json;
 
-    /// <summary>HF "Split" pre-tokenizer pattern of the character vocabulary: every character is its own piece,
-    /// so spaces and newlines are tokens (BpeTokenizer's default pre-tokenizer would drop whitespace).</summary>
-    public const string CharSplitPattern = "(?s).";
-
-    private SyneraTokenizer(Dictionary<string, int> vocab, string[] merges, Dictionary<string, int> specials, string? splitPattern)
+    private SyneraTokenizer(JsonObject json, string source, JsonObject? config, string? template)
     {
-        this.vocab = vocab; this.merges = merges; this.specials = specials; this.splitPattern = splitPattern;
-        bpe = BpeTokenizer.Create(new BpeOptions(vocab)
-        {
-            Merges = merges,
-            SpecialTokens = specials,
-            PreTokenizer = splitPattern is null ? null : new RegexPreTokenizer(new System.Text.RegularExpressions.Regex(splitPattern), specials),
-            UnknownToken = vocab.ContainsKey(UnkToken) ? UnkToken : null,
-        });
-        VocabSize = vocab.Values.Concat(specials.Values).Max() + 1;
+        this.json = json;
+        var modelJson = json["model"] as JsonObject ?? throw new InvalidDataException($"{source}: no 'model' section");
+        var type = modelJson["type"]?.GetValue<string>();
+        if (type != "BPE") throw new InvalidDataException($"{source}: tokenizer model type '{type}' is not supported (BPE only)");
+        model = BpeModel.FromJson(modelJson, source);
+        normalizer = Normalizers.FromJson(json["normalizer"], source);
+        preTokenizer = PreTokenizers.FromJson(json["pre_tokenizer"], source);
+        decoder = TokenDecoders.FromJson(json["decoder"], source);
+        added = AddedVocabulary.FromJson(json["added_tokens"] as JsonArray, normalizer);
+
+        VocabSize = Math.Max(model.Vocab.Values.DefaultIfEmpty(-1).Max(), added.Tokens.Select(t => t.Id).DefaultIfEmpty(-1).Max()) + 1;
         idToToken = new string?[VocabSize];
-        foreach (var (tok, id) in vocab.Concat(specials)) idToToken[id] = tok;
-        PadId = specials.GetValueOrDefault(PadToken, 0);
-        BosId = specials.GetValueOrDefault(BosToken, -1);
-        EosId = specials.GetValueOrDefault(EosToken, -1);
+        foreach (var (tok, id) in model.Vocab) idToToken[id] = tok;
+        foreach (var t in added.Tokens) idToToken[t.Id] = t.Content;
+        specialIds = added.Tokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();
+
+        // BOS/EOS: tokenizer_config.json names them; the shipped pair has none and uses <bos>/<eos>.
+        int Id(string? token) => token is not null && TokenId(token) is int id ? id : -1;
+        BosId = config is null ? Id(BosToken) : Id(SpecialName(config["bos_token"]));
+        AddBos = config is null ? BosId >= 0 : config["add_bos_token"]?.GetValue<bool>() ?? false;
+        eosIds = [];
+        if ((config is null ? Id(EosToken) : Id(SpecialName(config["eos_token"]))) is >= 0 and var eos) eosIds.Add(eos);
+        PadId = config is null ? Math.Max(Id(PadToken), 0) : Id(SpecialName(config["pad_token"]));
+        Template = template is null ? BuiltInChatTemplate.Instance : new JinjaChatTemplate(template, config!);
+        Fingerprint = ComputeFingerprint();
     }
 
+    /// <summary>Rows the vocabulary needs (highest id + 1); a model may have more (padded) logit rows.</summary>
     public int VocabSize { get; }
-    public int PadId { get; }
     public int BosId { get; }
-    public int EosId { get; }
+    /// <summary>Whether plain text is encoded with BOS first (<c>add_bos_token</c>); chat templates write it themselves.</summary>
+    public bool AddBos { get; }
+    public int PadId { get; }
+    /// <summary>The first stop token (the tokenizer's own EOS), or −1.</summary>
+    public int EosId => eosIds.Count == 0 ? -1 : eosIds.Min();
+    /// <summary>Every token that ends an answer: the tokenizer's EOS and the model's <c>eos_token_id</c>s (<see cref="AddStopTokens"/>).</summary>
+    public IReadOnlySet<int> EosIds => eosIds;
+    public bool IsEos(int id) => eosIds.Contains(id);
+    public IChatTemplate Template { get; }
 
-    /// <summary>Character vocabulary: four specials, newline, then printable ASCII.</summary>
+    /// <summary>SHA-256 over the vocabulary, the merges and the added tokens: two tokenizers with the same fingerprint
+    /// give every id the same meaning. Padded logit rows do not enter it.</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>Adds the model's stop tokens (<c>eos_token_id</c> of config.json and generation_config.json, lists included).</summary>
+    public void AddStopTokens(IEnumerable<int> ids)
+    {
+        foreach (var id in ids)
+        {
+            if (id < 0 || id >= VocabSize) throw new InvalidDataException($"eos_token_id {id} is outside the tokenizer's {VocabSize} tokens");
+            eosIds.Add(id);
+        }
+    }
+
+    // ---- encoding ------------------------------------------------------------------------------------------------
+
+    /// <summary>Encodes text as HF's <c>encode(text, add_special_tokens=False)</c>: special tokens typed in the text are
+    /// recognised, nothing is added.</summary>
+    public int[] Encode(string text)
+    {
+        var ids = new List<int>(text.Length / 3 + 4);
+        foreach (var (piece, id) in added.SplitRaw(text))
+        {
+            if (id >= 0) { ids.Add(id); continue; }
+            var normalized = normalizer is null ? piece : normalizer(piece);
+            foreach (var (part, partId) in added.SplitNormalized(normalized))
+            {
+                if (partId >= 0) { ids.Add(partId); continue; }
+                foreach (var word in preTokenizer(part)) model.Tokenize(word, ids);
+            }
+        }
+        return [.. ids];
+    }
+
+    /// <summary>A conversation that ends with a user turn, as the model sees it before answering: the chat template with
+    /// the generation prompt (HF's <c>apply_chat_template(tokenize=True)</c>: the template writes BOS where it wants one).</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns)
+    {
+        ChatTemplate.Validate(turns);
+        var text = Template.Render(turns, addGenerationPrompt: true);
+        return Template.IsBuiltIn ? [BosId, .. Encode(text)] : Encode(text);
+    }
+
+    /// <summary>One user prompt through the chat template.</summary>
+    public int[] EncodeChatPrompt(string prompt) => EncodeChat([new ChatTurn("user", prompt)]);
+
+    // ---- decoding ------------------------------------------------------------------------------------------------
+
+    /// <summary>Decodes ids through the decoder chain; special tokens are dropped unless asked for. Ids outside the
+    /// vocabulary (padded rows) are an error.</summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
+    {
+        var tokens = new List<string>();
+        foreach (var id in ids)
+        {
+            if (id < 0 || id >= VocabSize || idToToken[id] is not string token) throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is not in the vocabulary");
+            if (!(skipSpecialTokens && specialIds.Contains(id))) tokens.Add(token);
+        }
+        return tokens.Count == 0 ? "" : string.Concat(decoder(tokens));
+    }
+
+    /// <summary>The text of one token on its own (empty for special tokens), for per-token rules such as importance;
+    /// streamed answers go through <see cref="NewStream"/>, which never splits a character.</summary>
+    public string TokenText(int id) => id >= 0 && id < VocabSize && !specialIds.Contains(id) && idToToken[id] is not null ? Decode([id]) : "";
+
+    /// <summary>A fresh detokenizer for one streamed answer.</summary>
+    public StreamingDetokenizer NewStream() => new(this);
+
+    public bool IsSpecial(int id) => specialIds.Contains(id);
+
+    /// <summary>The id of a token by its text (an added token or a vocab entry), or null.</summary>
+    public int? TokenId(string token) =>
+        added.Tokens.FirstOrDefault(t => t.Content == token) is { } a ? a.Id : model.Vocab.TryGetValue(token, out var id) ? id : null;
+
+    // ---- loading and saving -------------------------------------------------------------------------------------
+
+    /// <summary>Character vocabulary of the shipped pair: four specials, newline, then printable ASCII.</summary>
     public static SyneraTokenizer CreateCharLevel()
     {
-        var specials = new Dictionary<string, int> { [PadToken] = 0, [BosToken] = 1, [EosToken] = 2, [UnkToken] = 3 };
-        var vocab = new Dictionary<string, int>(specials) { ["\n"] = 4 };
+        var specials = new[] { PadToken, BosToken, EosToken, UnkToken };
+        var vocab = new JsonObject();
+        foreach (var s in specials) vocab[s] = vocab.Count;
+        vocab["\n"] = vocab.Count;
         for (char c = ' '; c <= '~'; c++) vocab[c.ToString()] = vocab.Count;
-        return new SyneraTokenizer(vocab, [], specials, CharSplitPattern);
-    }
-
-    /// <summary>Encodes text (no special tokens are added).</summary>
-    public int[] Encode(string text) => bpe.EncodeToIds(text).ToArray();
-
-    /// <summary>What the models see before they answer <paramref name="prompt"/>: BOS, then the chat turn.</summary>
-    public int[] EncodeChatPrompt(string prompt) => [BosId, .. Encode(ChatTemplate.Format(prompt))];
-
-    /// <summary>BOS + a whole conversation in the chat format, up to the assistant's cue.</summary>
-    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns) => [BosId, .. Encode(ChatTemplate.Format(turns))];
-
-    /// <summary>Decodes ids, dropping special tokens.</summary>
-    public string Decode(IEnumerable<int> ids) => bpe.Decode(ids.Where(i => !IsSpecial(i)), considerSpecialTokens: false);
-
-    /// <summary>The text of one token (for streaming), empty for special tokens.</summary>
-    public string TokenText(int id) => id >= 0 && id < idToToken.Length && !IsSpecial(id) ? bpe.Decode([id]) : "";
-
-    public bool IsSpecial(int id) => specials.ContainsValue(id);
-
-    /// <summary>Loads a Hugging Face tokenizer.json whose model is BPE.</summary>
-    public static SyneraTokenizer Load(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer not found: {path}", path);
-        var root = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: not a JSON object");
-        var model = root["model"]?.AsObject() ?? throw new InvalidDataException($"{path}: no 'model' section");
-        var type = model["type"]?.GetValue<string>();
-        if (type != "BPE") throw new InvalidDataException($"{path}: tokenizer model type '{type}' is not supported (BPE only)");
-        var vocab = model["vocab"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>());
-        var merges = model["merges"]?.AsArray().Select(m => m is JsonArray pair ? $"{pair[0]} {pair[1]}" : m!.GetValue<string>()).ToArray() ?? [];
-        var specials = new Dictionary<string, int>();
-        foreach (var added in root["added_tokens"]?.AsArray() ?? [])
-            if (added?["special"]?.GetValue<bool>() == true)
-                specials[added["content"]!.GetValue<string>()] = added["id"]!.GetValue<int>();
-        // A "Split" pre-tokenizer with a regex is kept; others fall back to the library default.
-        var pre = root["pre_tokenizer"] as JsonObject;
-        var pattern = pre?["type"]?.GetValue<string>() == "Split" ? pre["pattern"]?["Regex"]?.GetValue<string>() : null;
-        return new SyneraTokenizer(vocab, merges, specials, pattern);
-    }
-
-    /// <summary>Writes tokenizer.json in the Hugging Face layout.</summary>
-    public void Save(string path)
-    {
-        var added = new JsonArray(specials.OrderBy(s => s.Value).Select(s => (JsonNode)new JsonObject
+        var json = new JsonObject
         {
-            ["id"] = s.Value, ["content"] = s.Key, ["single_word"] = false, ["lstrip"] = false,
-            ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
-        }).ToArray());
-        var root = new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null, ["padding"] = null,
-            ["added_tokens"] = added,
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = splitPattern is null ? null : new JsonObject
+            ["version"] = "1.0", ["truncation"] = null, ["padding"] = null,
+            ["added_tokens"] = new JsonArray(specials.Select((s, i) => (JsonNode)new JsonObject
             {
-                ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = splitPattern },
-                ["behavior"] = "Isolated", ["invert"] = false,
-            }, ["post_processor"] = null, ["decoder"] = null,
+                ["id"] = i, ["content"] = s, ["single_word"] = false, ["lstrip"] = false,
+                ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
+            }).ToArray()),
+            ["normalizer"] = null,
+            // every character its own piece, so spaces and newlines are tokens
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "(?s)." }, ["behavior"] = "Isolated", ["invert"] = false },
+            ["post_processor"] = null,
+            ["decoder"] = new JsonObject { ["type"] = "Fuse" },
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = UnkToken,
-                ["continuing_subword_prefix"] = null, ["end_of_word_suffix"] = null,
-                ["fuse_unk"] = false, ["byte_fallback"] = false,
-                ["vocab"] = new JsonObject(vocab.OrderBy(v => v.Value).Select(v => KeyValuePair.Create(v.Key, (JsonNode?)JsonValue.Create(v.Value)))),
-                ["merges"] = new JsonArray(merges.Select(m => (JsonNode?)JsonValue.Create(m)).ToArray()),
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = UnkToken, ["continuing_subword_prefix"] = null,
+                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["vocab"] = vocab, ["merges"] = new JsonArray(),
             },
         };
-        File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return new SyneraTokenizer(json, "char-level", null, null);
+    }
+
+    /// <summary>Loads <c>tokenizer.json</c> (a path to it, or the folder holding it) with the
+    /// <c>tokenizer_config.json</c> and <c>chat_template.jinja</c> beside it.</summary>
+    public static SyneraTokenizer Load(string path)
+    {
+        if (Directory.Exists(path)) path = Path.Combine(path, TokenizerFile);
+        if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer not found: {path}", path);
+        var root = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: not a JSON object");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var configPath = Path.Combine(dir, ConfigFile);
+        var config = File.Exists(configPath) ? JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() : null;
+        var templatePath = Path.Combine(dir, TemplateFile);
+        var template = File.Exists(templatePath) ? File.ReadAllText(templatePath) : ReadTemplate(config, configPath);
+        return new SyneraTokenizer(root, path, config, template);
+    }
+
+    /// <summary><c>chat_template</c> is a string, or a list of named templates of which "default" is the chat one.</summary>
+    private static string? ReadTemplate(JsonObject? config, string source) => config?["chat_template"] switch
+    {
+        JsonValue v => v.GetValue<string>(),
+        JsonArray list => list.FirstOrDefault(t => t?["name"]?.GetValue<string>() == "default")?["template"]?.GetValue<string>()
+                          ?? throw new InvalidDataException($"{source}: chat_template has no template named 'default'"),
+        _ => null,
+    };
+
+    private static string? SpecialName(JsonNode? node) => node switch
+    {
+        JsonValue v => v.GetValue<string>(),
+        JsonObject o => o["content"]?.GetValue<string>(),
+        _ => null,
+    };
+
+    /// <summary>Writes tokenizer.json as it was read.</summary>
+    public void Save(string path) => File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+    private string ComputeFingerprint()
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Add(string s) { sha.AppendData(Encoding.UTF8.GetBytes(s)); sha.AppendData([0]); }
+        for (int id = 0; id < idToToken.Length; id++) Add(idToToken[id] ?? "");
+        foreach (var (l, r) in model.MergeList) { Add(l); Add(r); }
+        foreach (var t in added.Tokens.OrderBy(t => t.Id)) Add($"{t.Id}:{t.Content}:{t.Special}");
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 }

@@ -256,6 +256,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
         var status = await session.VerifyAsync(request);
         if (status != EnqueueStatus.Queued) throw new InvalidOperationException($"the cloud did not accept the generation request ({status})");
         var output = new List<int>();
+        var detokenizer = tokenizer.NewStream();
         var interToken = new List<double>();
         double first = -1, last = 0;
         while (true)
@@ -270,7 +271,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var now = clock.Elapsed.TotalMilliseconds;
             if (first < 0) first = now; else interToken.Add(now - last);
             last = now;
-            onToken(new GeneratedToken(v.NextTokenId, tokenizer.TokenText(v.NextTokenId), true));
+            onToken(new GeneratedToken(v.NextTokenId, detokenizer.Add(v.NextTokenId), true));
         }
         var stats = new GenerationStats
         {

@@ -24,6 +24,7 @@ internal sealed class GenerationLoop
 
     private readonly OnnxDraftRunner runner;
     private readonly SyneraTokenizer tokenizer;
+    private readonly StreamingDetokenizer detokenizer;    // committed tokens → whole characters, for onToken
     private readonly GenerationOptions options;
     private readonly ChannelReader<DeviceEvent> events;
     private readonly SpanSender sender;
@@ -83,7 +84,7 @@ internal sealed class GenerationLoop
         IOffloadPolicy policy, OnnxDraftRunner? branchRunner = null)
     {
         this.branchRunner = options.Mode == GenerationMode.Synera && options.Sampling.IsGreedy && options.DraftRunnerUp ? branchRunner : null;
-        this.runner = runner; this.tokenizer = tokenizer; this.options = options; this.events = events; this.sender = sender;
+        this.runner = runner; this.tokenizer = tokenizer; detokenizer = tokenizer.NewStream(); this.options = options; this.events = events; this.sender = sender;
         this.sessionId = sessionId; this.onToken = onToken; this.epoch = epoch; this.maxSpanTokens = maxSpanTokens;
         tokens = [.. promptIds];
         promptLength = committed = cloudEnd = promptIds.Length;
@@ -241,7 +242,7 @@ internal sealed class GenerationLoop
         round++;
     }
 
-    private bool DraftingStopped => tokens.Count >= maxTotal || (tokens.Count > promptLength && tokens[^1] == tokenizer.EosId);
+    private bool DraftingStopped => tokens.Count >= maxTotal || (tokens.Count > promptLength && tokenizer.IsEos(tokens[^1]));
 
     private bool MustWait() => DraftingStopped || options.Mode switch
     {
@@ -361,7 +362,7 @@ internal sealed class GenerationLoop
         if (branch is not { } b) return;
         if (!flagged[b.Position - promptLength] || b.Position >= tokens.Count) { branch = null; return; }   // refused or gone: no verdict will pick it
         int next = b.Position + 1 + b.Tokens.Count;
-        if (b.Tokens.Count >= options.MaxLookahead || next >= maxTotal || b.Token == tokenizer.EosId || (b.Tokens.Count > 0 && b.Tokens[^1] == tokenizer.EosId)) return;
+        if (b.Tokens.Count >= options.MaxLookahead || next >= maxTotal || tokenizer.IsEos(b.Token) || (b.Tokens.Count > 0 && tokenizer.IsEos(b.Tokens[^1]))) return;
         var p = branchSampler.Probabilities(b.NextLogits).ToArray();   // kept for the policy's decision if the branch is adopted
         int token = branchSampler.Pick(next);
         b.Tokens.Add(token);
@@ -593,11 +594,11 @@ internal sealed class GenerationLoop
             int token = tokens[committed++];
             policy.OnCommitted(1);
             if (++committedSinceReport >= ProgressEvery && OnProgress is not null) OnProgress(TakeProgressReport());
-            if (token == tokenizer.EosId) { finished = true; break; }
+            if (tokenizer.IsEos(token)) { finished = true; break; }
             var now = clock.Elapsed.TotalMilliseconds;
             if (firstTokenMs < 0) firstTokenMs = now; else interTokenMs.Add(now - lastCommitMs);
             lastCommitMs = now;
-            onToken(new GeneratedToken(token, tokenizer.TokenText(token), verified[i]));
+            onToken(new GeneratedToken(token, detokenizer.Add(token), verified[i]));
         }
         if (committed >= maxTotal) finished = true;
     }
@@ -619,7 +620,7 @@ internal sealed class GenerationLoop
     {
         Mode = options.Mode,
         PromptTokens = promptLength,
-        NumTokens = committed - promptLength - (finished && committed > promptLength && tokens[committed - 1] == tokenizer.EosId ? 1 : 0),
+        NumTokens = committed - promptLength - (finished && committed > promptLength && tokenizer.IsEos(tokens[committed - 1]) ? 1 : 0),
         NumGenerated = committed - promptLength,
         NumDrafted = numDrafted,
         NumRunnerUpSteps = numBranchSteps,
@@ -650,5 +651,5 @@ internal sealed class GenerationLoop
     };
 
     /// <summary>The committed output tokens (EOS excluded).</summary>
-    public IReadOnlyList<int> Output => tokens.Skip(promptLength).Take(committed - promptLength).Where(t => t != tokenizer.EosId).ToList();
+    public IReadOnlyList<int> Output => tokens.Skip(promptLength).Take(committed - promptLength).Where(t => !tokenizer.IsEos(t)).ToList();
 }
