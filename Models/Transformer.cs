@@ -8,24 +8,26 @@ using static TorchSharp.torch.nn;
 
 namespace Synera.Models;
 
-/// <summary>RMSNorm: x / sqrt(mean(x^2) + eps) * weight (no mean subtraction, no bias).</summary>
+/// <summary>RMSNorm: x / sqrt(mean(x^2) + eps) * weight (no mean subtraction, no bias), computed in float32 and cast
+/// back as HF's LlamaRMSNorm does, so bf16/fp16 weights normalise as there.</summary>
 public sealed class RmsNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly double eps;
 
-    public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
+    public RmsNorm(int dim, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RmsNorm))
     {
         this.eps = eps;
-        weight = Parameter(ones(dim));
+        weight = Parameter(ones(dim, dtype: dtype));
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var normed = x * rsqrt(x.pow(2).mean([-1L], keepdim: true) + eps);
-        return (normed * weight).MoveToOuterDisposeScope();
+        var x32 = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
+        var normed = x32 * rsqrt(x32.pow(2).mean([-1L], keepdim: true) + eps);
+        return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }
 
@@ -35,13 +37,13 @@ public sealed class Attention : Module
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
     private readonly int numHeads, numKvHeads, headDim, groupSize;
 
-    public Attention(TransformerConfig c) : base(nameof(Attention))
+    public Attention(TransformerConfig c, ScalarType dtype) : base(nameof(Attention))
     {
         numHeads = c.NumHeads; numKvHeads = c.NumKvHeads; headDim = c.HeadDim; groupSize = c.GroupSize;
-        q_proj = Linear(c.HiddenSize, c.NumHeads * c.HeadDim, hasBias: c.AttentionBias);
-        k_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias);
-        v_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias);
-        o_proj = Linear(c.NumHeads * c.HeadDim, c.HiddenSize, hasBias: false);
+        q_proj = Linear(c.HiddenSize, c.NumHeads * c.HeadDim, hasBias: c.AttentionBias, dtype: dtype);
+        k_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias, dtype: dtype);
+        v_proj = Linear(c.HiddenSize, c.KvDim, hasBias: c.AttentionBias, dtype: dtype);
+        o_proj = Linear(c.NumHeads * c.HeadDim, c.HiddenSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 
@@ -88,11 +90,11 @@ public sealed class FeedForward : Module<Tensor, Tensor>
 {
     private readonly Linear gate_proj, up_proj, down_proj;
 
-    public FeedForward(TransformerConfig c) : base(nameof(FeedForward))
+    public FeedForward(TransformerConfig c, ScalarType dtype) : base(nameof(FeedForward))
     {
-        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false, dtype: dtype);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false, dtype: dtype);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 
@@ -110,12 +112,12 @@ public sealed class DecoderLayer : Module
     private readonly FeedForward mlp;
     private readonly RmsNorm input_layernorm, post_attention_layernorm;
 
-    public DecoderLayer(TransformerConfig c) : base(nameof(DecoderLayer))
+    public DecoderLayer(TransformerConfig c, ScalarType dtype) : base(nameof(DecoderLayer))
     {
-        self_attn = new Attention(c);
-        mlp = new FeedForward(c);
-        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        self_attn = new Attention(c, dtype);
+        mlp = new FeedForward(c, dtype);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
         RegisterComponents();
     }
 
@@ -135,11 +137,11 @@ public sealed class DecoderTrunk : Module
     internal readonly ModuleList<DecoderLayer> layers;
     internal readonly RmsNorm norm;
 
-    public DecoderTrunk(TransformerConfig c) : base("model")
+    public DecoderTrunk(TransformerConfig c, ScalarType dtype) : base("model")
     {
-        embed_tokens = Embedding(c.VocabSize, c.HiddenSize);
-        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumLayers).Select(_ => new DecoderLayer(c)).ToArray());
-        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        embed_tokens = Embedding(c.VocabSize, c.HiddenSize, dtype: dtype);
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumLayers).Select(_ => new DecoderLayer(c, dtype)).ToArray());
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
         RegisterComponents();
     }
 }
@@ -205,18 +207,24 @@ public sealed class Transformer : Module
     private readonly double[] invFreq;
 
     public TransformerConfig Config { get; }
+    /// <summary>The weights' dtype (float32, bfloat16 or float16); activations and K/V follow it.</summary>
+    public ScalarType DType { get; }
 
-    public Transformer(TransformerConfig config, int seed = 0) : base("Transformer")
+    /// <summary>A model of <paramref name="config"/>'s shape with weights of <paramref name="dtype"/>. With
+    /// <paramref name="initialize"/> the weights get GPT-2's init (training, random test models); a model about to load
+    /// a checkpoint skips it, its parameters are overwritten in place (<see cref="ModelCheckpoint"/>).</summary>
+    public Transformer(TransformerConfig config, int seed = 0, ScalarType dtype = ScalarType.Float32, bool initialize = true) : base("Transformer")
     {
         config.Validate();
         Config = config;
+        DType = dtype;
         manual_seed(seed);
-        model = new DecoderTrunk(config);
-        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
-        invFreq = Enumerable.Range(0, config.HeadDim / 2)
-            .Select(i => 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / config.HeadDim)).ToArray();
+        model = new DecoderTrunk(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
+        var plain = Enumerable.Range(0, config.HeadDim / 2).Select(i => 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / config.HeadDim)).ToArray();
+        invFreq = config.RopeScaling?.Apply(plain) ?? plain;
         RegisterComponents();
-        InitWeights();
+        if (initialize) InitWeights();
     }
 
     /// <summary>GPT-2 style init: N(0, 0.02), residual projections scaled by 1/sqrt(2 * layers).</summary>
@@ -254,9 +262,10 @@ public sealed class Transformer : Module
     /// <summary>
     /// Packed forward: several groups of sequences in one pass. inputIds/positions (N) int64 hold each group's rows,
     /// right-padded to the group's length, group after group. Every matmul runs once over all N tokens; attention runs
-    /// per group (see <see cref="AttentionGroup"/>). Returns the logits (N, V).
+    /// per group (see <see cref="AttentionGroup"/>). Returns the logits (N, V), or with <paramref name="logitRows"/> (R)
+    /// only those rows' (R, V): with a 150k vocabulary the output head is the largest matmul, and most rows are unread.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, Tensor positions, IReadOnlyList<AttentionGroup> groups)
+    public Tensor Forward(Tensor inputIds, Tensor positions, IReadOnlyList<AttentionGroup> groups, Tensor? logitRows = null)
     {
         using var scope = NewDisposeScope();
         long packed = groups.Sum(g => (long)g.Rows * g.Length);
@@ -265,11 +274,12 @@ public sealed class Transformer : Module
         var rope = Rotary(positions);
         // Every layer's query heads of one K/V group share the mask: stacked once here, not per layer.
         int rep = Config.GroupSize;
-        var stacked = groups.Select(g => rep > 1 ? g with { Mask = g.Mask.repeat(1, 1, rep, 1) } : g).ToList();   // (B, 1, rep·T, S)
+        var stacked = groups.Select(g => g with { Mask = (rep > 1 ? g.Mask.repeat(1, 1, rep, 1) : g.Mask).to_type(DType) }).ToList();   // (B, 1, rep·T, S), in the model's dtype
         var x = model.embed_tokens.forward(inputIds);                   // (N, C)
         for (int i = 0; i < Config.NumLayers; i++) x = model.layers[i].Forward(x, rope, stacked, i);
+        if (logitRows is not null) x = x.index_select(0, logitRows);    // only the rows someone reads: (R, C)
         x = model.norm.forward(x);
-        var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (N, V)
+        var logits = lm_head is null ? x.matmul(model.embed_tokens.weight!.t()) : lm_head.forward(x);   // (N or R, V)
         return logits.MoveToOuterDisposeScope();
     }
 
@@ -293,6 +303,6 @@ public sealed class Transformer : Module
         var angles = positions.to_type(float32).unsqueeze(-1) * inv;                                 // (N, hs/2)
         var emb = cat([angles, angles], -1).unsqueeze(1);                                            // (N, 1, hs)
         var sin = angles.sin().unsqueeze(1);
-        return (emb.cos(), cat([-sin, sin], -1));
+        return (emb.cos().to_type(DType), cat([-sin, sin], -1).to_type(DType));                      // computed in float32, as HF
     }
 }

@@ -22,9 +22,19 @@ public sealed record TransformerConfig
     public bool AttentionBias { get; init; }      // Qwen2 has q/k/v biases, Llama does not
     public string ModelType { get; init; } = "llama";
     public int BosTokenId { get; init; } = 1;
+    /// <summary>The first <c>eos_token_id</c>; the whole stop set (lists, generation_config.json) is the tokenizer's
+    /// (<see cref="Synera.Tokenizer.SyneraTokenizer.LoadForModel"/>).</summary>
     public int EosTokenId { get; init; } = 2;
+    /// <summary><c>head_dim</c> when the config states it (Qwen3, Gemma): may differ from hidden / heads.</summary>
+    public int? ExplicitHeadDim { get; init; }
+    /// <summary>Scaled RoPE (<c>rope_scaling</c>), or null for plain rotary embeddings.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+    /// <summary>The attention window the model uses, or null for full attention (Qwen2 with <c>use_sliding_window: false</c>).</summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary><c>torch_dtype</c> of the checkpoint (float32, bfloat16, float16).</summary>
+    public string TorchDtype { get; init; } = "float32";
 
-    public int HeadDim => HiddenSize / NumHeads;
+    public int HeadDim => ExplicitHeadDim ?? HiddenSize / NumHeads;
     public int KvDim => NumKvHeads * HeadDim;
     /// <summary>Query heads that share one K/V head (grouped-query attention).</summary>
     public int GroupSize => NumHeads / NumKvHeads;
@@ -33,8 +43,8 @@ public sealed record TransformerConfig
     /// the final norm and (unless tied) the output head.</summary>
     public long ParameterCount()
     {
-        long h = HiddenSize, perLayer = 2 * h * h + 2 * h * KvDim + 3 * h * IntermediateSize + 2 * h
-            + (AttentionBias ? h + 2 * KvDim : 0);
+        long h = HiddenSize, q = (long)NumHeads * HeadDim, perLayer = 2 * h * q + 2 * h * KvDim + 3 * h * IntermediateSize + 2 * h
+            + (AttentionBias ? q + 2 * KvDim : 0);
         return VocabSize * h * (TieWordEmbeddings ? 1 : 2) + NumLayers * perLayer + h;
     }
 
@@ -43,7 +53,7 @@ public sealed record TransformerConfig
     {
         if (VocabSize <= 0 || HiddenSize <= 0 || IntermediateSize <= 0 || NumLayers <= 0 || NumHeads <= 0 || NumKvHeads <= 0)
             throw new InvalidDataException($"config: sizes must be positive ({this})");
-        if (HiddenSize % NumHeads != 0)
+        if (ExplicitHeadDim is null && HiddenSize % NumHeads != 0)
             throw new InvalidDataException($"config: hidden_size {HiddenSize} is not divisible by num_attention_heads {NumHeads}");
         if (NumHeads % NumKvHeads != 0)
             throw new InvalidDataException($"config: num_attention_heads {NumHeads} is not divisible by num_key_value_heads {NumKvHeads}");
@@ -64,6 +74,7 @@ public sealed record TransformerConfig
             throw new InvalidDataException($"{path}: unsupported model_type '{type}' (supported: {string.Join(", ", SupportedTypes)})");
         int Req(string key) => json[key]?.GetValue<int>() ?? throw new InvalidDataException($"{path}: missing '{key}'");
         var heads = Req("num_attention_heads");
+        int[] eos = Synera.Tokenizer.SyneraTokenizer.ReadTokenIds(json["eos_token_id"]);
         var config = new TransformerConfig
         {
             ModelType = type,
@@ -76,34 +87,35 @@ public sealed record TransformerConfig
             MaxPositions = json["max_position_embeddings"]?.GetValue<int>() ?? 2048,
             RmsNormEps = json["rms_norm_eps"]?.GetValue<double>() ?? 1e-6,
             RopeTheta = ReadRopeTheta(json, path),
+            RopeScaling = RopeScaling.Read(json, path),
+            SlidingWindow = ReadSlidingWindow(json, type),
+            TorchDtype = (json["torch_dtype"] ?? json["dtype"])?.GetValue<string>() ?? "float32",
+            ExplicitHeadDim = json["head_dim"]?.GetValue<int>(),
             TieWordEmbeddings = json["tie_word_embeddings"]?.GetValue<bool>() ?? false,
             AttentionBias = json["attention_bias"]?.GetValue<bool>() ?? type == "qwen2",
-            BosTokenId = json["bos_token_id"]?.GetValue<int>() ?? 1,
-            EosTokenId = json["eos_token_id"]?.GetValue<int>() ?? 2,
+            BosTokenId = json["bos_token_id"]?.GetValue<int>() ?? -1,
+            EosTokenId = eos.Length > 0 ? eos[0] : -1,
         };
-        if (json["head_dim"]?.GetValue<int>() is int headDim && headDim != config.HeadDim)
-            throw new InvalidDataException($"{path}: head_dim {headDim} differs from hidden_size / num_attention_heads = {config.HeadDim}, which this model does not support");
         if (json["hidden_act"]?.GetValue<string>() is string act && act != "silu")
             throw new InvalidDataException($"{path}: hidden_act '{act}' is not supported (only silu)");
         config.Validate();
         return config;
     }
 
+    /// <summary>transformers ≤ 4 writes <c>rope_theta</c> at the top level; transformers 5 inside <c>rope_parameters</c>.</summary>
+    private static double ReadRopeTheta(JsonObject json, string path) =>
+        (json["rope_parameters"] as JsonObject)?["rope_theta"]?.GetValue<double>() ?? json["rope_theta"]?.GetValue<double>() ?? 10000;
+
     /// <summary>
-    /// transformers ≤ 4 writes <c>rope_theta</c> at the top level; transformers 5 writes
-    /// <c>rope_parameters: {rope_theta, rope_type}</c>. Scaled RoPE variants (llama3, yarn, …) are refused by name.
+    /// The window a model attends over. Qwen2 configs carry <c>sliding_window</c> but use it only with
+    /// <c>use_sliding_window: true</c>; Mistral uses it whenever it is set. Within the window, sliding and full
+    /// attention are the same, so the verifier serves such a model only with a context no longer than the window.
     /// </summary>
-    private static double ReadRopeTheta(JsonObject json, string path)
+    private static int? ReadSlidingWindow(JsonObject json, string type)
     {
-        var scaling = json["rope_parameters"] ?? json["rope_scaling"];
-        if (scaling is JsonObject rope)
-        {
-            var type = (rope["rope_type"] ?? rope["type"])?.GetValue<string>() ?? "default";
-            if (type != "default")
-                throw new InvalidDataException($"{path}: rope_type '{type}' is not supported (only default rotary embeddings)");
-            if (rope["rope_theta"]?.GetValue<double>() is double nested) return nested;
-        }
-        return json["rope_theta"]?.GetValue<double>() ?? 10000;
+        if (json["sliding_window"] is not JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.Number) return null;
+        if (type == "qwen2" && json["use_sliding_window"]?.GetValue<bool>() != true) return null;
+        return v.GetValue<int>();
     }
 
     /// <summary>Writes HF <c>config.json</c> keys.</summary>
@@ -125,23 +137,18 @@ public sealed record TransformerConfig
             ["tie_word_embeddings"] = TieWordEmbeddings,
             ["attention_bias"] = AttentionBias,
             ["hidden_act"] = "silu",
+
             ["bos_token_id"] = BosTokenId,
             ["eos_token_id"] = EosTokenId,
-            ["torch_dtype"] = "float32",
+            ["torch_dtype"] = TorchDtype,
         };
+        if (ExplicitHeadDim is int headDim) json["head_dim"] = headDim;
+        if (RopeScaling is not null) json["rope_scaling"] = RopeScaling.ToJson();
+        if (SlidingWindow is int window) json["sliding_window"] = window;
+        if (SlidingWindow is not null && ModelType == "qwen2") json["use_sliding_window"] = true;
         File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <summary>Parameter count implied by the shape (embeddings counted once when tied).</summary>
-    public long NumParameters
-    {
-        get
-        {
-            long attn = (long)HiddenSize * HiddenSize * 2 + 2L * HiddenSize * KvDim + (AttentionBias ? HiddenSize + 2L * KvDim : 0);
-            long mlp = 3L * HiddenSize * IntermediateSize;
-            long perLayer = attn + mlp + 2L * HiddenSize;
-            long emb = (long)VocabSize * HiddenSize * (TieWordEmbeddings ? 1 : 2);
-            return NumLayers * perLayer + emb + HiddenSize;
-        }
-    }
+    public long NumParameters => ParameterCount();
 }

@@ -19,6 +19,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(TlsCommand.Create());
 root.Subcommands.Add(SoakCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -28,5 +29,6 @@ catch (Exception e) when (e is Synera.Abstractions.SyneraRequestException or Arg
 {
     // A refusal or a bad argument is the user's to fix: say what it was, without a stack trace.
     AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+    if (Environment.GetEnvironmentVariable("SYNERA_DEBUG") is "1") Console.Error.WriteLine(e);   // the stack, for a bug report
     return 1;
 }

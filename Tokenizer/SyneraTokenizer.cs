@@ -191,6 +191,33 @@ public sealed class SyneraTokenizer
         return new SyneraTokenizer(root, path, config, template);
     }
 
+    /// <summary>
+    /// A model folder's tokenizer with every stop token of the model: the tokenizer's EOS and the <c>eos_token_id</c>s of
+    /// config.json, generation_config.json and genai_config.json (single ids or lists). Draft and target both stop on
+    /// this set.
+    /// </summary>
+    public static SyneraTokenizer LoadForModel(string dir)
+    {
+        var tokenizer = Load(Path.Combine(dir, TokenizerFile));
+        foreach (var (file, pick) in new (string, Func<JsonNode, JsonNode?>)[]
+                 { ("config.json", j => j["eos_token_id"]), ("generation_config.json", j => j["eos_token_id"]), ("genai_config.json", j => j["model"]?["eos_token_id"]) })
+        {
+            var path = Path.Combine(dir, file);
+            if (!File.Exists(path)) continue;
+            var node = pick(JsonNode.Parse(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty"));
+            tokenizer.AddStopTokens(ReadTokenIds(node));
+        }
+        return tokenizer;
+    }
+
+    /// <summary>A token id field of a model config (<c>eos_token_id</c>…): one id, a list of ids, or absent/null.</summary>
+    public static int[] ReadTokenIds(JsonNode? node) => node switch
+    {
+        JsonArray list => list.Select(e => e!.GetValue<int>()).ToArray(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => [v.GetValue<int>()],
+        _ => [],
+    };
+
     /// <summary><c>chat_template</c> is a string, or a list of named templates of which "default" is the chat one.</summary>
     private static string? ReadTemplate(JsonObject? config, string source) => config?["chat_template"] switch
     {

@@ -4,19 +4,23 @@ namespace Synera.DeviceClient.Drafting;
 /// The SLM's KV cache on the device, in the ONNX layout (1, nkv, L, hs) per layer for K and V, packed at the
 /// start of preallocated buffers of capacity <c>MaxLength</c> (llama2.c's RunState, with a length).
 /// Two buffer sets alternate: one holds the past fed to ONNX Runtime, the other receives the present.
-/// Rollback (<see cref="Truncate"/>) repacks in place; nothing is recomputed and nothing is allocated.
+/// Rollback (<see cref="Truncate"/>) repacks in place; nothing is recomputed and nothing is allocated. Elements are
+/// the graph's K/V type: <c>float</c>, or ONNX Runtime's <c>Float16</c> for a half-precision export.
 /// </summary>
 public sealed class DeviceKvCache
 {
-    private float[][] past;      // [2 * layer + (0 = key, 1 = value)] → nkv * MaxLength * hs floats
-    private float[][] present;
+    private Array[] past;      // [2 * layer + (0 = key, 1 = value)] → nkv * MaxLength * hs elements
+    private Array[] present;
 
-    public DeviceKvCache(int numLayers, int numKvHeads, int headDim, int maxLength)
+    public DeviceKvCache(int numLayers, int numKvHeads, int headDim, int maxLength, Type? elementType = null)
     {
         NumLayers = numLayers; NumKvHeads = numKvHeads; HeadDim = headDim; MaxLength = maxLength;
-        past = Enumerable.Range(0, 2 * numLayers).Select(_ => new float[numKvHeads * maxLength * headDim]).ToArray();
-        present = Enumerable.Range(0, 2 * numLayers).Select(_ => new float[numKvHeads * maxLength * headDim]).ToArray();
+        ElementType = elementType ?? typeof(float);
+        past = Enumerable.Range(0, 2 * numLayers).Select(_ => Array.CreateInstance(ElementType, numKvHeads * maxLength * headDim)).ToArray();
+        present = Enumerable.Range(0, 2 * numLayers).Select(_ => Array.CreateInstance(ElementType, numKvHeads * maxLength * headDim)).ToArray();
     }
+
+    public Type ElementType { get; }
 
     public int NumLayers { get; }
     public int NumKvHeads { get; }
@@ -27,10 +31,10 @@ public sealed class DeviceKvCache
     public int Length { get; private set; }
 
     /// <summary>The buffer holding layer <paramref name="layer"/>'s past K (value = false) or V, packed (nkv, Length, hs).</summary>
-    public float[] Past(int layer, bool value) => past[2 * layer + (value ? 1 : 0)];
+    public Array Past(int layer, bool value) => past[2 * layer + (value ? 1 : 0)];
 
     /// <summary>The buffer that receives the present K or V, packed (nkv, Length + T, hs).</summary>
-    public float[] Present(int layer, bool value) => present[2 * layer + (value ? 1 : 0)];
+    public Array Present(int layer, bool value) => present[2 * layer + (value ? 1 : 0)];
 
     /// <summary>After a run over <paramref name="numNew"/> tokens: the present becomes the past.</summary>
     public void Advance(int numNew)
@@ -55,7 +59,7 @@ public sealed class DeviceKvCache
     /// <summary>Becomes a copy of <paramref name="other"/>'s first <paramref name="length"/> positions (same shape).</summary>
     public void CopyFrom(DeviceKvCache other, int length)
     {
-        if (other.NumLayers != NumLayers || other.NumKvHeads != NumKvHeads || other.HeadDim != HeadDim || other.MaxLength != MaxLength)
+        if (other.NumLayers != NumLayers || other.NumKvHeads != NumKvHeads || other.HeadDim != HeadDim || other.MaxLength != MaxLength || other.ElementType != ElementType)
             throw new ArgumentException("caches of different shapes", nameof(other));
         if (length < 0 || length > other.Length) throw new ArgumentOutOfRangeException(nameof(length));
         for (int k = 0; k < past.Length; k++)

@@ -175,8 +175,12 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
                 options = options with { Budget = Math.Min(options.Budget, granted.Budget.TokenFraction), MaxBytesPerSecond = granted.Budget.MaxBytesPerSecond };
             Volatile.Write(ref cloudWindow, info.Model.MaxSequenceLength);
             if (options.LoadAware) Volatile.Write(ref loadFactor, info.LoadFactor);
-            if (info.Model.VocabSize != runner.VocabSize)
-                throw new InvalidOperationException($"the draft model's vocabulary ({runner.VocabSize}) differs from the cloud model's ({info.Model.VocabSize})");
+            // The tokenizer is the contract between the two models: the same ids must mean the same text. Logit widths may
+            // differ (padded rows); the vocabularies, merges and special tokens may not.
+            if (info.Model.TokenizerFingerprint is { } cloudTokenizer ? cloudTokenizer != tokenizer.Fingerprint : info.Model.VocabSize != tokenizer.VocabSize)
+                throw new InvalidOperationException($"the draft model ({runner.ModelPath}) and the cloud's model ({info.Model.ModelName}) do not share a tokenizer " +
+                    $"(draft: {tokenizer.VocabSize} tokens, fingerprint {tokenizer.Fingerprint[..12]}; cloud: {info.Model.VocabSize} tokens, " +
+                    $"fingerprint {info.Model.TokenizerFingerprint?[..12] ?? "none"}); pair a draft with a target of the same tokenizer");
         }
         GenerationResult result;
         try

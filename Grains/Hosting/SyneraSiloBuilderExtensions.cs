@@ -104,9 +104,16 @@ public static class SyneraSiloBuilderExtensions
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<VerificationEngine>();
         if (o.Threads > 0) TorchSharp.torch.set_num_threads(o.Threads);
         var device = TorchModelRunner.SelectDevice(o.Device);
-        var (model, _) = ModelCheckpoint.Load(o.ModelPath, device);
-        logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters) on {Device}", o.ModelPath, model.Config.NumParameters, device.type);
-        var runner = new TorchModelRunner(model, device, o.KvCacheBudgetBytes, Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens);
+        var dtype = DTypes.Resolve(o.Dtype, device, TransformerConfig.Load(Path.Combine(o.ModelPath, ModelCheckpoint.ConfigFile)).TorchDtype);
+        var load = System.Diagnostics.Stopwatch.StartNew();
+        var (model, tokenizer) = ModelCheckpoint.Load(o.ModelPath, device, dtype);
+        logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters, {Dtype}) on {Device} in {Seconds:F1} s",
+            o.ModelPath, model.Config.NumParameters, dtype.Name(), device.type, load.Elapsed.TotalSeconds);
+        var runner = new TorchModelRunner(model, device, o.KvCacheBudgetBytes, Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens,
+            tokenizer, o.MaxContextTokens);
+        var kv = runner.KvCache.Layout;
+        logger.LogInformation("KV cache: {Bytes:N0} bytes per token, {Context} tokens per session, {Sessions} sessions in {Budget:N0} bytes",
+            kv.BytesPerPosition, kv.Positions, runner.KvCache.MaxSessions, o.KvCacheBudgetBytes);
         var warmUp = System.Diagnostics.Stopwatch.StartNew();
         runner.WarmUp(o.MaxTokensPerStep);
         logger.LogInformation("Verifier warmed up in {Ms:F0} ms (a full step of {Tokens} tokens, prefill and continuation)", warmUp.Elapsed.TotalMilliseconds, o.MaxTokensPerStep);

@@ -12,8 +12,16 @@ public sealed class VerifierOptions
     public const int DefaultMaxQueuedRequests = 4096;
     public const long DefaultKvCacheBudgetBytes = 512L * 1024 * 1024;
 
-    /// <summary>Model folder (config.json + model.safetensors + tokenizer.json).</summary>
+    /// <summary>Model folder in the Hugging Face layout (config.json, model.safetensors or shards with
+    /// model.safetensors.index.json, tokenizer.json, tokenizer_config.json, generation_config.json).</summary>
     public string ModelPath { get; set; } = "models/target";
+
+    /// <summary>Weights' dtype: <c>auto</c> (bf16 on CUDA, float32 on CPU), <c>float32</c>, <c>bfloat16</c>, <c>float16</c> (CUDA).</summary>
+    public string Dtype { get; set; } = "auto";
+
+    /// <summary>Longest session (prompt + answer) a KV slot holds; 0 = the model's max_position_embeddings, at most 4,096.
+    /// Slots are sized to it, so it sets how many sessions <see cref="KvCacheBudgetBytes"/> holds.</summary>
+    public int MaxContextTokens { get; set; }
 
     /// <summary><c>auto</c> (cuda when available), <c>cuda</c> or <c>cpu</c>.</summary>
     public string Device { get; set; } = "auto";
@@ -94,6 +102,9 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.MaxSessionsPerDevice <= 0) errors.Add($"{nameof(o.MaxSessionsPerDevice)} must be positive");
         if (o.MaxQueuedSpansPerDevice <= 0) errors.Add($"{nameof(o.MaxQueuedSpansPerDevice)} must be positive");
         if (o.KvCacheBudgetBytes <= 0) errors.Add($"{nameof(o.KvCacheBudgetBytes)} must be positive");
+        if (o.MaxContextTokens < 0) errors.Add($"{nameof(o.MaxContextTokens)} must be 0 (the model's) or positive");
+        if (o.Dtype.ToLowerInvariant() is not ("auto" or "float32" or "fp32" or "bfloat16" or "bf16" or "float16" or "fp16" or "half"))
+            errors.Add($"{nameof(o.Dtype)} must be auto, float32, bfloat16 or float16, not '{o.Dtype}'");
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.InFlightCheckPeriod <= TimeSpan.Zero) errors.Add($"{nameof(o.InFlightCheckPeriod)} must be positive");
         if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");

@@ -30,7 +30,8 @@ public sealed record RunnerOutput(float[] Logits, int NumRows, int VocabSize)
 public interface IVerifierModelRunner : IDisposable
 {
     VerifierModelInfo Info { get; }
-    int EosTokenId { get; }
+    /// <summary>Every token that ends an answer (the model's and its tokenizer's EOS ids), as on the device.</summary>
+    IReadOnlySet<int> EosTokenIds { get; }
     KvCacheManager KvCache { get; }
     IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs);
 }

@@ -3,13 +3,16 @@ using static TorchSharp.torch;
 
 namespace Synera.Grains.Verification;
 
-/// <summary>Shape of one session's cache slot: every layer's K and V for up to <see cref="Positions"/> tokens.</summary>
-public sealed record KvLayout(int Layers, int KvHeads, int HeadDim, int Positions)
+/// <summary>Shape of one session's cache slot: every layer's K and V for up to <see cref="Positions"/> tokens, in the
+/// model's dtype.</summary>
+public sealed record KvLayout(int Layers, int KvHeads, int HeadDim, int Positions, ScalarType DType = ScalarType.Float32)
 {
-    public static KvLayout For(TransformerConfig c) => new(c.NumLayers, c.NumKvHeads, c.HeadDim, c.MaxPositions);
+    /// <summary>The layout of <paramref name="c"/>'s K/V for sessions of up to <paramref name="maxContext"/> tokens (the
+    /// operator's maximum context, not the model's <c>max_position_embeddings</c>: a 32k slot of a 7B is gigabytes).</summary>
+    public static KvLayout For(TransformerConfig c, int maxContext, ScalarType dtype) => new(c.NumLayers, c.NumKvHeads, c.HeadDim, maxContext, dtype);
 
-    /// <summary>K and V of one position across all layers.</summary>
-    public long BytesPerPosition => 2L * Layers * KvHeads * HeadDim * sizeof(float);
+    /// <summary>K and V of one position across all layers: 2 × layers × KV heads × head size × dtype bytes.</summary>
+    public long BytesPerPosition => 2L * Layers * KvHeads * HeadDim * DType.ElementSize();
 
     public long BytesPerSlot => BytesPerPosition * Positions;
 
@@ -49,7 +52,9 @@ public sealed class KvCacheManager : IDisposable
         this.device = device ?? CPU;
         maxSlots = (int)Math.Min(int.MaxValue, layout.SessionsWithin(budgetBytes));
         if (maxSlots < 1)
-            throw new ArgumentException($"a KV cache budget of {budgetBytes} bytes holds no session ({layout.BytesPerSlot} bytes per session slot)", nameof(budgetBytes));
+            throw new ArgumentException($"a KV cache budget of {budgetBytes:N0} bytes holds no session: a slot of {layout.Positions:N0} positions " +
+                $"takes {layout.BytesPerSlot:N0} bytes ({layout.Layers} layers × {layout.KvHeads} KV heads × head size {layout.HeadDim} × 2 (K, V) × " +
+                $"{layout.DType.ElementSize()} bytes per position); raise the budget or lower the maximum context", nameof(budgetBytes));
         Grow(Math.Min(maxSlots, Math.Max(1, initialSlots)));
     }
 
@@ -203,8 +208,8 @@ public sealed class KvCacheManager : IDisposable
         var result = new Tensor[layout.Layers];
         for (int l = 0; l < layout.Layers; l++)
         {
-            if (pools.Length == 0) { result[l] = zeros(shape, device: device).DetachFromDisposeScope(); continue; }
-            using var added = zeros(shape, device: device);
+            if (pools.Length == 0) { result[l] = zeros(shape, dtype: layout.DType, device: device).DetachFromDisposeScope(); continue; }
+            using var added = zeros(shape, dtype: layout.DType, device: device);
             result[l] = cat([pools[l], added], 0).DetachFromDisposeScope();   // pools grow by doubling, up to the budget
             pools[l].Dispose();
         }

@@ -373,7 +373,7 @@ public sealed class VerificationEngine : IDisposable
                 session.Epoch++;                        // every span queued after this one was built on the rejected draft
                 session.QueuedEnd = session.Tokens.Count;
             }
-            if (judgement.CorrectionTokenId >= 0 && r.CorrectionLookahead > 0 && judgement.CorrectionTokenId != runner.EosTokenId
+            if (judgement.CorrectionTokenId >= 0 && r.CorrectionLookahead > 0 && !runner.EosTokenIds.Contains(judgement.CorrectionTokenId)
                 && session.Tokens.Count < runner.Info.MaxSequenceLength)
             {
                 // The verdict waits for the LLM's next tokens after the correction (one engine step each).
@@ -404,8 +404,8 @@ public sealed class VerificationEngine : IDisposable
     /// <summary>One step of cloud-side generation (<c>llm</c> mode): commit the LLM's token and queue the next step.</summary>
     private void GenerateOne(EngineRequest request, EngineSession session, int token, List<(EngineSession?, Verdict)> verdicts)
     {
-        bool end = token == runner.EosTokenId || session.Tokens.Count + 1 >= runner.Info.MaxSequenceLength;
-        if (token != runner.EosTokenId)
+        bool end = runner.EosTokenIds.Contains(token) || session.Tokens.Count + 1 >= runner.Info.MaxSequenceLength;
+        if (!runner.EosTokenIds.Contains(token))
         {
             session.Tokens.Add(token);
             verdicts.Add((session, Make(request, session, VerdictKind.Generated, 0, -1, token)));
@@ -428,7 +428,7 @@ public sealed class VerificationEngine : IDisposable
         session.Tokens.Add(token);                  // an end of sequence too: the device commits it and the answer ends
         session.QueuedEnd = session.Tokens.Count;
         var remaining = request.RemainingNewTokens - 1;
-        if (remaining > 0 && token != runner.EosTokenId && session.Tokens.Count < runner.Info.MaxSequenceLength)
+        if (remaining > 0 && !runner.EosTokenIds.Contains(token) && session.Tokens.Count < runner.Info.MaxSequenceLength)
         {
             QueueNextStep(request, session, remaining, request.ArrivalTimestamp, pending);
             return;

@@ -9,23 +9,34 @@ namespace Synera.Models.Onnx;
 /// inputs <c>input_ids</c> (B, T), <c>attention_mask</c> (B, P + T), <c>position_ids</c> (B, T),
 /// <c>past_key_values.{i}.key|value</c> (B, nkv, P, hs); outputs <c>logits</c> (B, T, V) and
 /// <c>present.{i}.key|value</c> (B, nkv, P + T, hs). The math is the same as Transformer.cs, node by node.
+/// These are Optimum's names; with <paramref name="externalData"/> the weights go to <c>model.onnx_data</c> beside the
+/// graph as Optimum writes large models, and with <paramref name="float16Io"/> the K/V and logits cross the graph's
+/// boundary in float16 (the computation inside stays float32), as a half-precision export's I/O does.
 /// </summary>
 public static class OnnxDecoderExporter
 {
-    public static void Export(Transformer model, string path)
+    public static void Export(Transformer model, string path, bool externalData = false, bool float16Io = false)
     {
         var c = model.Config;
-        var weights = ModelCheckpoint.ExportTensors(model).ToDictionary(t => t.Name);
-        var g = new OnnxGraphBuilder();
-        foreach (var w in weights.Values) g.Initializer(w.Name, w.Shape, w.Data);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var dataName = Path.GetFileName(path) + "_data";
+        using var data = externalData ? File.Create(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, dataName)) : null;
+        var g = new OnnxGraphBuilder(data, dataName);
+        var names = new HashSet<string>();
+        foreach (var w in ModelCheckpoint.ExportTensors(model)) { g.Initializer(w.Name, w.Shape, w.Data); names.Add(w.Name); }
+        var io = float16Io ? DataType.Float16 : DataType.Float;
 
         g.Input("input_ids", DataType.Int64, "batch", "seq");
         g.Input("attention_mask", DataType.Int64, "batch", "total");
         g.Input("position_ids", DataType.Int64, "batch", "seq");
+        var pastKeys = new string[c.NumLayers];
+        var pastValues = new string[c.NumLayers];
         for (int i = 0; i < c.NumLayers; i++)
         {
-            g.Input($"past_key_values.{i}.key", DataType.Float, "batch", c.NumKvHeads, "past", c.HeadDim);
-            g.Input($"past_key_values.{i}.value", DataType.Float, "batch", c.NumKvHeads, "past", c.HeadDim);
+            g.Input($"past_key_values.{i}.key", io, "batch", c.NumKvHeads, "past", c.HeadDim);
+            g.Input($"past_key_values.{i}.value", io, "batch", c.NumKvHeads, "past", c.HeadDim);
+            pastKeys[i] = float16Io ? g.Node("Cast", [$"past_key_values.{i}.key"], Attr("to", (long)DataType.Float)) : $"past_key_values.{i}.key";
+            pastValues[i] = float16Io ? g.Node("Cast", [$"past_key_values.{i}.value"], Attr("to", (long)DataType.Float)) : $"past_key_values.{i}.value";
         }
 
         var x = g.Node("Gather", ["model.embed_tokens.weight", "input_ids"]);                       // (B, T, C)
@@ -35,7 +46,8 @@ public static class OnnxDecoderExporter
         {
             var p = $"model.layers.{i}.";
             var h = RmsNorm(g, x, p + "input_layernorm.weight", c.RmsNormEps);
-            x = g.Node("Add", [x, AttentionBlock(g, c, h, cos, sin, mask, p + "self_attn.", i, weights.ContainsKey(p + "self_attn.q_proj.bias"))]);
+            x = g.Node("Add", [x, AttentionBlock(g, c, h, cos, sin, mask, p + "self_attn.", i, names.Contains(p + "self_attn.q_proj.bias"),
+                pastKeys[i], pastValues[i], float16Io)]);
             h = RmsNorm(g, x, p + "post_attention_layernorm.weight", c.RmsNormEps);
             var gate = Linear(g, h, p + "mlp.gate_proj.weight");
             var silu = g.Node("Mul", [gate, g.Node("Sigmoid", [gate])]);
@@ -44,18 +56,18 @@ public static class OnnxDecoderExporter
         }
         x = RmsNorm(g, x, "model.norm.weight", c.RmsNormEps);
         var head = c.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-        g.Node("MatMul", [x, g.Node("Transpose", [head], Attr("perm", [1L, 0L]))], "logits");
+        var logits = g.Node("MatMul", [x, g.Node("Transpose", [head], Attr("perm", [1L, 0L]))], float16Io ? "logits_float32" : "logits");
+        if (float16Io) g.Node("Cast", [logits], "logits", Attr("to", (long)DataType.Float16));
 
-        g.Output("logits", DataType.Float, "batch", "seq", c.VocabSize);
+        g.Output("logits", io, "batch", "seq", c.VocabSize);
         for (int i = 0; i < c.NumLayers; i++)
         {
-            g.Output($"present.{i}.key", DataType.Float, "batch", c.NumKvHeads, "total", c.HeadDim);
-            g.Output($"present.{i}.value", DataType.Float, "batch", c.NumKvHeads, "total", c.HeadDim);
+            g.Output($"present.{i}.key", io, "batch", c.NumKvHeads, "total", c.HeadDim);
+            g.Output($"present.{i}.value", io, "batch", c.NumKvHeads, "total", c.HeadDim);
         }
 
         var modelProto = new ModelProto { IrVersion = 8, ProducerName = "synera", ProducerVersion = "1", Graph = g.Graph };
         modelProto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         using var stream = File.Create(path);
         using var coded = new Google.Protobuf.CodedOutputStream(stream);
         modelProto.WriteTo(coded);
@@ -78,7 +90,8 @@ public static class OnnxDecoderExporter
     /// <summary>cos/sin (B, 1, T, hs) from position_ids, as in Transformer.Rotary.</summary>
     private static (string cos, string sin) Rotary(OnnxGraphBuilder g, TransformerConfig c)
     {
-        var inv = Enumerable.Range(0, c.HeadDim / 2).Select(i => (float)(1.0 / Math.Pow(c.RopeTheta, 2.0 * i / c.HeadDim))).ToArray();
+        var plain = Enumerable.Range(0, c.HeadDim / 2).Select(i => 1.0 / Math.Pow(c.RopeTheta, 2.0 * i / c.HeadDim)).ToArray();
+        var inv = (c.RopeScaling?.Apply(plain) ?? plain).Select(f => (float)f).ToArray();
         var invFreq = g.Initializer("rotary_inv_freq", [inv.Length], inv);
         var pos = g.Node("Unsqueeze", [g.Node("Cast", ["position_ids"], Attr("to", (long)DataType.Float)), g.Int64s(-1)]);   // (B, T, 1)
         var angles = g.Node("Mul", [pos, invFreq]);                                                                              // (B, T, hs/2)
@@ -101,7 +114,8 @@ public static class OnnxDecoderExporter
         return g.Node("Where", [allowed, g.FloatScalar(0f), g.FloatScalar(AttentionMasks.Blocked)]);
     }
 
-    private static string AttentionBlock(OnnxGraphBuilder g, TransformerConfig c, string h, string cos, string sin, string mask, string p, int layer, bool bias)
+    private static string AttentionBlock(OnnxGraphBuilder g, TransformerConfig c, string h, string cos, string sin, string mask, string p, int layer, bool bias,
+        string pastKey, string pastValue, bool float16Io)
     {
         string Heads(string t, int n) => g.Node("Transpose", [g.Node("Reshape", [t, g.Int64s(0, 0, n, c.HeadDim)])], Attr("perm", [0L, 2L, 1L, 3L]));
         var q = Heads(Linear(g, h, p + "q_proj.weight", bias ? p + "q_proj.bias" : null), c.NumHeads);      // (B, nh, T, hs)
@@ -109,8 +123,14 @@ public static class OnnxDecoderExporter
         var v = Heads(Linear(g, h, p + "v_proj.weight", bias ? p + "v_proj.bias" : null), c.NumKvHeads);
         q = Rope(g, c, q, cos, sin);
         k = Rope(g, c, k, cos, sin);
-        var keyAll = g.Node("Concat", [$"past_key_values.{layer}.key", k], $"present.{layer}.key", Attr("axis", 2L));       // (B, nkv, S, hs)
-        var valueAll = g.Node("Concat", [$"past_key_values.{layer}.value", v], $"present.{layer}.value", Attr("axis", 2L));
+        string Present(string name) => float16Io ? name + "_float32" : name;
+        var keyAll = g.Node("Concat", [pastKey, k], Present($"present.{layer}.key"), Attr("axis", 2L));       // (B, nkv, S, hs)
+        var valueAll = g.Node("Concat", [pastValue, v], Present($"present.{layer}.value"), Attr("axis", 2L));
+        if (float16Io)
+        {
+            g.Node("Cast", [keyAll], $"present.{layer}.key", Attr("to", (long)DataType.Float16));
+            g.Node("Cast", [valueAll], $"present.{layer}.value", Attr("to", (long)DataType.Float16));
+        }
         int rep = c.NumHeads / c.NumKvHeads;
         if (rep > 1)
         {

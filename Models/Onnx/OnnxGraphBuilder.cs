@@ -3,8 +3,10 @@ using Onnx;
 
 namespace Synera.Models.Onnx;
 
-/// <summary>A thin helper over the ONNX protobuf types: adds nodes with fresh output names, constants and initializers.</summary>
-internal sealed class OnnxGraphBuilder
+/// <summary>A thin helper over the ONNX protobuf types: adds nodes with fresh output names, constants and initializers.
+/// With <paramref name="externalData"/> initializers' bytes go to that stream (ONNX external data, as Optimum writes
+/// <c>model.onnx_data</c>), which keeps the graph file small and lifts protobuf's 2 GB limit.</summary>
+internal sealed class OnnxGraphBuilder(Stream? externalData = null, string? externalDataName = null)
 {
     private int counter;
     public GraphProto Graph { get; } = new() { Name = "synera_decoder" };
@@ -29,7 +31,15 @@ internal sealed class OnnxGraphBuilder
         t.Dims.AddRange(shape);
         var bytes = new byte[data.Length * 4];
         Buffer.BlockCopy(data, 0, bytes, 0, bytes.Length);
-        t.RawData = ByteString.CopyFrom(bytes);
+        if (externalData is null) t.RawData = ByteString.CopyFrom(bytes);
+        else
+        {
+            t.DataLocation = TensorProto.Types.DataLocation.External;
+            t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = externalDataName });
+            t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = externalData.Position.ToString() });
+            t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = bytes.Length.ToString() });
+            externalData.Write(bytes);
+        }
         Graph.Initializer.Add(t);
         return name;
     }

@@ -125,7 +125,7 @@ public sealed class Trainer(TrainOptions options, IProgress<TrainProgress>? prog
         var state = JsonDocument.Parse(File.ReadAllText(statePath)).RootElement;
         var saved = TransformerConfig.Load(Path.Combine(dir, "config.json"));
         if (saved != model.Config) throw new InvalidOperationException($"checkpoint in {dir} has a different model shape; delete it or choose another --out");
-        ModelCheckpoint.LoadWeights(model, Path.Combine(dir, "model.safetensors"));
+        ModelCheckpoint.LoadWeights(model, dir);
         var optPath = Path.Combine(dir, "optimizer.bin");
         if (File.Exists(optPath)) optimizer.load_state_dict(optPath);
         startStep = state.GetProperty("step").GetInt32();

@@ -30,34 +30,42 @@ public sealed class PairCalibrator(OnnxDraftRunner draft, Transformer target, Sy
         return result;
     }
 
-    public OffloadCalibration Calibrate(IReadOnlyList<TaskExample> examples, string draftName, string targetName, int seed, IProgress<int>? progress = null)
+    /// <summary>Calibrates on the generated tasks' prompts (the shipped pair).</summary>
+    public OffloadCalibration Calibrate(IReadOnlyList<TaskExample> examples, string draftName, string targetName, int seed, IProgress<int>? progress = null) =>
+        Calibrate(examples.Select(e => tokenizer.EncodeChatPrompt(e.Prompt)).ToList(), SuiteEvaluator.MaxAnswerTokens, draftName, targetName, seed, progress);
+
+    /// <summary>Calibrates on chat prompts already through the template (a user's pair and prompts): the target answers
+    /// each with up to <paramref name="maxAnswerTokens"/> tokens, stopping at any of the model's stop tokens.</summary>
+    public OffloadCalibration Calibrate(IReadOnlyList<int[]> prompts, int maxAnswerTokens, string draftName, string targetName, int seed, IProgress<int>? progress = null)
     {
         var metrics = Enum.GetValues<ConfidenceMetric>().ToDictionary(m => m, ConfidenceMetrics.Create);
         var confidences = metrics.Keys.ToDictionary(m => m, _ => new List<float>());
         var agrees = new List<bool>();
-        var evaluator = new SuiteEvaluator(target, tokenizer, targetName);
+        var generator = new GreedyGenerator(target, tokenizer.VocabSize);
         var sampler = new TokenSampler(SamplingSettings.Greedy);
-        for (int e = 0; e < examples.Count; e++)
+        int used = 0;
+        for (int e = 0; e < prompts.Count; e++)
         {
-            var prompt = tokenizer.EncodeChatPrompt(examples[e].Prompt);
-            var answer = evaluator.Answer(examples[e].Prompt);
-            answer.Add(tokenizer.EosId);                       // the end of the answer is a token the draft must get right too
+            var prompt = prompts[e];
+            var answer = generator.Generate(prompt, maxAnswerTokens, tokenizer.EosIds);
+            if (answer.Count < maxAnswerTokens) answer.Add(tokenizer.EosId);   // the end of the answer is a token the draft must get right too
             var all = prompt.Concat(answer).ToArray();
+            progress?.Report(e + 1);
             if (all.Length > draft.MaxLength) continue;
+            used++;
             draft.Reset();
-            draft.Forward(all.AsSpan(0, all.Length - 1));
-            var logits = draft.LastLogits(all.Length - 1);
+            var logits = draft.ForwardAllRows(all.AsSpan(0, all.Length - 1));
             for (int k = 0; k < answer.Count; k++)
             {
                 // Row prompt.Length − 1 + k predicts answer[k].
-                var row = logits.Slice((prompt.Length - 1 + k) * draft.VocabSize, draft.VocabSize);
+                var row = logits.AsSpan((prompt.Length - 1 + k) * draft.VocabSize, draft.VocabSize);
                 var p = sampler.Probabilities(row);
                 foreach (var (metric, m) in metrics) confidences[metric].Add(m.Confidence(p));
                 agrees.Add(TokenSampler.ArgMax(row) == answer[k]);
             }
-            progress?.Report(e + 1);
         }
-        return OffloadCalibration.FromSamples(draftName, targetName, examples.Count, seed,
+        if (used == 0) throw new InvalidOperationException($"no calibration prompt fits the draft's window of {draft.MaxLength} tokens");
+        return OffloadCalibration.FromSamples(draftName, targetName, used, seed,
             confidences.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray()), [.. agrees]);
     }
 }

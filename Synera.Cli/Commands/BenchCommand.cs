@@ -357,7 +357,7 @@ public static class BenchCommand
             // Every session must fit one silo's KV cache: past it, the single silo evicts sessions and re-prefills them (a
             // 512-wide target at 384 devices re-prefilled a third of its tokens), which two silos do not, and the ratio
             // would measure that instead of the second silo's capacity.
-            var kvSessions = KvLayout.For(config).SessionsWithin(VerifierOptions.DefaultKvCacheBudgetBytes);
+            var kvSessions = KvLayout.For(config, Math.Min(config.MaxPositions, TorchModelRunner.DefaultMaxContext), TorchSharp.torch.ScalarType.Float32).SessionsWithin(VerifierOptions.DefaultKvCacheBudgetBytes);
             if (parse.GetValue(devices) > kvSessions)
                 throw new ArgumentException($"--devices {parse.GetValue(devices)}: one verifier silo's KV cache ({VerifierOptions.DefaultKvCacheBudgetBytes >> 20} MiB) holds " +
                     $"{kvSessions} sessions of this target; with more, the single silo would re-prefill evicted sessions and the ratio would overstate the scaling. Give --devices {kvSessions} or fewer");

@@ -35,8 +35,6 @@ public static class GenerateCommand
         var topP = new Option<float>("--top-p") { Description = "nucleus sampling: keep the most likely tokens up to this mass", DefaultValueFactory = _ => 1f };
         var topK = new Option<int>("--top-k") { Description = "keep only the K most likely tokens when sampling (0 = off)" };
         var seed = new Option<int>("--seed") { Description = "sampling seed (the same seed gives the same sample)" };
-        var draft = new Option<string?>("--draft") { Description = "draft model folder (default: models/draft)" };
-        var target = new Option<string?>("--target") { Description = "target model folder (default: models/target)" };
         var connect = new Option<int?>("--connect") { Description = "connect to a running cluster's gateway on this local port instead of starting the embedded one" };
         var cluster = new Option<string?>("--cluster") { Description = "connect to a running cluster's gateway at HOST:PORT instead of starting the embedded one" };
         var deviceId = new Option<string?>("--device-id") { Description = "this device's id: its offload account follows it across runs (default: a new device)" };
@@ -46,8 +44,9 @@ public static class GenerateCommand
         var telemetry = new Option<bool>("--telemetry") { Description = "print one verified span's trace (device → session grain → verifier → verdict) and the Synera meters at the end" };
         var command = new Command("generate", "Generate an answer on the embedded default cluster")
         {
-            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, draft, target, connect, cluster, deviceId, repeat, maxBytes, suite, telemetry,
+            prompt, mode, budget, rtt, bandwidth, deviceMs, maxTokens, temperature, topP, topK, seed, connect, cluster, deviceId, repeat, maxBytes, suite, telemetry,
         };
+        var models = new ModelOptions().AddTo(command);
         var security = new ClientSecurityOptions();
         security.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -59,9 +58,7 @@ public static class GenerateCommand
             if (tasks is null && string.IsNullOrWhiteSpace(parse.GetValue(prompt))) throw new ArgumentException("give a prompt, or --suite FILE");
             if (new Synera.Abstractions.Sampling.SamplingSettings(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK)).Problem() is { } problem)
                 throw new ArgumentException(problem);
-            var draftDir = parse.GetValue(draft) ?? RepoPaths.DraftModel;
-            var calibration = OffloadCalibration.TryLoadBeside(draftDir);
-            var targetDir = parse.GetValue(target) ?? RepoPaths.TargetModel;
+            var calibration = OffloadCalibration.TryLoadBeside(models.DraftDir(parse));
             var options = new GenerationOptions
             {
                 Mode = parse.GetValue(mode),
@@ -72,11 +69,11 @@ public static class GenerateCommand
             };
             using var recorder = parse.GetValue(telemetry) ? new Telemetry.TelemetryRecorder() : null;
             using var export = SyneraServiceDefaults.StartOtlpExportIfConfigured(parse.GetValue(deviceId) ?? "synera-device");
-            var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
-            using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
+            var (runner, tokenizer) = models.OpenDraft(parse);
+            using var _ = runner;
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort)
                 : parse.GetValue(connect) is int port ? ("127.0.0.1", port) : ((string, int)?)null;
-            await using var connection = await ClusterConnection.OpenAsync(gateway, targetDir, cancellation, security.Resolve(parse, parse.GetValue(deviceId)));
+            await using var connection = await ClusterConnection.OpenAsync(gateway, models.Verifier(parse), cancellation, security.Resolve(parse, parse.GetValue(deviceId)));
             using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), calibration);
             int asked = 0, right = 0;
             long generated = 0, offloaded = 0;

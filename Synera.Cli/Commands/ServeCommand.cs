@@ -30,15 +30,16 @@ public static class ServeCommand
         };
         var security = new ClientSecurityOptions();
         security.AddTo(command);
+        var models = new ModelOptions().AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
             if (parse.GetValue(port) is < 1 or > 65535) throw new ArgumentException("--port must be in 1..65535");
-            var draftDir = RepoPaths.DraftModel;
+            var draftDir = models.DraftDir(parse);
             using var export = SyneraServiceDefaults.StartOtlpExportIfConfigured(parse.GetValue(deviceId) ?? "synera-serve");
-            var tokenizer = SyneraTokenizer.Load(Path.Combine(draftDir, "tokenizer.json"));
-            using var runner = new OnnxDraftRunner(Path.Combine(draftDir, "model.onnx"));
+            var (runner, tokenizer) = models.OpenDraft(parse);
+            using var _ = runner;
             var gateway = parse.GetValue(cluster) is { } hostPort ? SyneraClientHost.ParseGateway(hostPort) : ((string, int)?)null;
-            await using var connection = await ClusterConnection.OpenAsync(gateway, RepoPaths.TargetModel, cancellation, security.Resolve(parse, parse.GetValue(deviceId)));
+            await using var connection = await ClusterConnection.OpenAsync(gateway, models.Verifier(parse), cancellation, security.Resolve(parse, parse.GetValue(deviceId)));
             using var generator = new DeviceGenerator(connection.Client, runner, tokenizer, parse.GetValue(deviceId), OffloadCalibration.TryLoadBeside(draftDir));
             var defaults = new GenerationOptions { Mode = parse.GetValue(mode), Budget = parse.GetValue(budget), MaxNewTokens = parse.GetValue(maxTokens) };
             var url = $"http://{parse.GetValue(host)}:{parse.GetValue(port)}";

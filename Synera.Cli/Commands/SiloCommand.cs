@@ -21,7 +21,10 @@ public static class SiloCommand
         var siloPort = new Option<int>("--silo-port") { DefaultValueFactory = _ => 11111 };
         var gatewayPort = new Option<int>("--gateway-port") { DefaultValueFactory = _ => 30000 };
         var advertise = new Option<string?>("--advertise") { Description = "IP or host name other machines reach this silo at (default: loopback, one machine)" };
-        var model = new Option<string?>("--model") { Description = "verifier model folder (default: models/target)" };
+        var model = new Option<string?>("--model", "--target") { Description = "verifier model folder in the Hugging Face layout (default: models/target)" };
+        var dtype = new Option<string?>("--dtype") { Description = "verifier weights: auto (bf16 on CUDA, float32 on CPU), float32, bfloat16, float16 (CUDA)" };
+        var maxContext = new Option<int?>("--max-context") { Description = "longest session the KV slots hold (default: the model's, at most 4096)" };
+        var kvBudget = new Option<string?>("--kv-budget") { Description = "memory for KV caches, e.g. 4GiB (default 512MiB)" };
         var threads = new Option<int>("--threads") { Description = "torch threads of the verifier (0 = all cores)" };
         var device = DeviceOption.Create();
         var probe = new Option<double>("--probe-timeout") { Description = "seconds per membership probe (a dead silo is declared dead after 3 missed; 0 = Orleans' default)" };
@@ -31,7 +34,7 @@ public static class SiloCommand
         var operatorKey = new Option<string?>("--operator-key") { Description = "the secret `synera devices` presents (default: $SYNERA_OPERATOR_KEY; none: no operator from outside)" };
         var command = new Command("silo", "Run one silo (verifier or frontend) in Redis membership")
         {
-            role, redis, siloPort, gatewayPort, advertise, model, threads, device, probe, tlsCert, tlsPassword, requireKeys, operatorKey,
+            role, redis, siloPort, gatewayPort, advertise, model, dtype, maxContext, kvBudget, threads, device, probe, tlsCert, tlsPassword, requireKeys, operatorKey,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -49,6 +52,12 @@ public static class SiloCommand
                 ["Synera:Verifier:Device"] = parse.GetValue(device),
                 ["Synera:Cluster:ProbeTimeout"] = parse.GetValue(probe) > 0 ? TimeSpan.FromSeconds(parse.GetValue(probe)).ToString() : null,
             });
+            // Model settings only when given, so configuration (Synera__Verifier__…) still applies.
+            var verifier = new Dictionary<string, string?>();
+            if (parse.GetValue(dtype) is { } d) verifier["Synera:Verifier:Dtype"] = d;
+            if (parse.GetValue(maxContext) is int c) verifier["Synera:Verifier:MaxContextTokens"] = c.ToString();
+            if (parse.GetValue(kvBudget) is { } kv) verifier["Synera:Verifier:KvCacheBudgetBytes"] = ModelOptions.ParseBytes(kv).ToString();
+            builder.Configuration.AddInMemoryCollection(verifier);
             // Security settings only when given, so configuration (appsettings, Synera__Security__… variables) still applies.
             var security = new Dictionary<string, string?>();
             if (parse.GetValue(tlsCert) is { } cert) { security["Synera:Tls:Certificate"] = cert; security["Synera:Tls:Password"] = parse.GetValue(tlsPassword); }

@@ -51,7 +51,7 @@ public sealed class EngineHarness : IDisposable, IVerdictSink
 public sealed class HookedRunner(IVerifierModelRunner inner, Action<IReadOnlyList<RunnerInput>> beforeForward) : IVerifierModelRunner
 {
     public VerifierModelInfo Info => inner.Info;
-    public int EosTokenId => inner.EosTokenId;
+    public IReadOnlySet<int> EosTokenIds => inner.EosTokenIds;
     public KvCacheManager KvCache => inner.KvCache;
 
     public IReadOnlyList<RunnerOutput> Execute(IReadOnlyList<RunnerInput> inputs)

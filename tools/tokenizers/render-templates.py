@@ -8,7 +8,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 root = sys.argv[1]
-fixtures = os.path.join(root, "tests/Synera.Tests/Fixtures/tokenizers")
+fixtures = os.path.join(root, "models/tokenizers")
 out = os.path.join(root, "tests/Synera.Tests/Fixtures/chat-templates")
 os.makedirs(out, exist_ok=True)
 

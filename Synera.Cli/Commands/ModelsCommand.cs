@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Synera.Models;
+using Synera.Models.Onnx;
+using Synera.Tokenizer;
+using static TorchSharp.torch;
+
+namespace Synera.Cli.Commands;
+
+/// <summary>
+/// <c>synera models random --like qwen2.5-0.5b [--layers 2 --hidden 64] --as target|draft --out DIR</c>: a random-weight
+/// model with a published family's architecture, vocabulary, tokenizer, chat template and file layout. As a target:
+/// config.json, generation_config.json and bf16 safetensors in shards with model.safetensors.index.json, as transformers
+/// saves a large model. As a draft: Optimum's ONNX layout (model.onnx with its weights in model.onnx_data).
+/// </summary>
+public static class ModelsCommand
+{
+    public static Command Create()
+    {
+        var like = new Option<string>("--like") { Description = $"architecture: {string.Join(", ", ArchitecturePresets.All.Keys)}", Required = true };
+        var role = new Option<string>("--as") { Description = "target (sharded safetensors) or draft (ONNX)", DefaultValueFactory = _ => "target" };
+        role.AcceptOnlyFromAmong("target", "draft");
+        var output = new Option<string>("--out") { Description = "model folder to write", Required = true };
+        var layers = new Option<int?>("--layers") { Description = "decoder layers (default: the family's)" };
+        var hidden = new Option<int?>("--hidden") { Description = "hidden size (default: the family's)" };
+        var intermediate = new Option<int?>("--intermediate") { Description = "MLP width (default: scaled with --hidden)" };
+        var heads = new Option<int?>("--heads") { Description = "attention heads (default: the family's head size)" };
+        var kvHeads = new Option<int?>("--kv-heads") { Description = "K/V heads" };
+        var vocab = new Option<int?>("--vocab") { Description = "logit rows (default: the family's, padding included)" };
+        var dtype = new Option<string>("--dtype") { Description = "target weights: bfloat16, float16 or float32", DefaultValueFactory = _ => "bfloat16" };
+        var shard = new Option<string>("--shard-size") { Description = "largest safetensors shard of a target", DefaultValueFactory = _ => "2GB" };
+        var onnxIo = new Option<string>("--onnx-io") { Description = "a draft's K/V and logits: float32 or float16", DefaultValueFactory = _ => "float32" };
+        onnxIo.AcceptOnlyFromAmong("float32", "float16");
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (default: the family's under models/tokenizers)" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
+        var random = new Command("random", "Write a random-weight model with a published family's architecture, tokenizer and file layout")
+        {
+            like, role, output, layers, hidden, intermediate, heads, kvHeads, vocab, dtype, shard, onnxIo, tokenizer, seed,
+        };
+        random.SetAction(parse =>
+        {
+            var preset = ArchitecturePresets.Get(parse.GetValue(like)!);
+            var config = ArchitecturePresets.Scale(preset.Config, parse.GetValue(layers), parse.GetValue(hidden), parse.GetValue(intermediate),
+                parse.GetValue(heads), parse.GetValue(kvHeads));
+            if (parse.GetValue(vocab) is int v) config = config with { VocabSize = v };
+            var dir = parse.GetValue(output)!;
+            bool draft = parse.GetValue(role) == "draft";
+            var weightsDtype = draft ? ScalarType.Float32 : DTypes.Parse(parse.GetValue(dtype)!);
+            config = config with { TorchDtype = weightsDtype.Name() };
+            var clock = Stopwatch.StartNew();
+            TokenizerFiles.CopyTo(parse.GetValue(tokenizer) ?? Path.Combine(RepoPaths.Root, "models", "tokenizers", preset.Tokenizer), dir);
+            var tokens = SyneraTokenizer.Load(dir);
+            if (tokens.VocabSize > config.VocabSize)
+                throw new ArgumentException($"--vocab {config.VocabSize} is smaller than the tokenizer's {tokens.VocabSize} tokens");
+            config.Save(Path.Combine(dir, ModelCheckpoint.ConfigFile));
+            var generation = new JsonObject
+            {
+                ["bos_token_id"] = config.BosTokenId,
+                ["eos_token_id"] = new JsonArray(preset.EosTokenIds.Select(e => (JsonNode?)e).ToArray()),
+                ["do_sample"] = false,
+            };
+            File.WriteAllText(Path.Combine(dir, ModelCheckpoint.GenerationConfigFile), generation.ToJsonString(new() { WriteIndented = true }));
+            using var model = new Transformer(config, seed: parse.GetValue(seed));
+            if (draft) OnnxDecoderExporter.Export(model, Path.Combine(dir, "model.onnx"), externalData: true, float16Io: parse.GetValue(onnxIo) == "float16");
+            else ModelCheckpoint.SaveShardedWeights(model, dir, weightsDtype, ModelOptions.ParseBytes(parse.GetValue(shard)!));
+            AnsiConsole.MarkupLine(Markup.Escape($"wrote a random {parse.GetValue(like)}-shaped {(draft ? "draft (ONNX)" : $"target ({weightsDtype.Name()} safetensors)")}: " +
+                $"{config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads}/{config.NumKvHeads} heads, vocab {config.VocabSize}, " +
+                $"{config.ParameterCount() / 1e6:F1}M parameters, in {dir} ({clock.Elapsed.TotalSeconds:F1} s)"));
+            return 0;
+        });
+        return new Command("models", "Model folders: random-weight models with real architectures and tokenizers") { random };
+    }
+}
