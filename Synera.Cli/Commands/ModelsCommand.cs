@@ -1,11 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Spectre.Console;
 using Synera.Models;
-using Synera.Models.Onnx;
-using Synera.Tokenizer;
-using static TorchSharp.torch;
 
 namespace Synera.Cli.Commands;
 
@@ -47,24 +43,10 @@ public static class ModelsCommand
             if (parse.GetValue(vocab) is int v) config = config with { VocabSize = v };
             var dir = parse.GetValue(output)!;
             bool draft = parse.GetValue(role) == "draft";
-            var weightsDtype = draft ? ScalarType.Float32 : DTypes.Parse(parse.GetValue(dtype)!);
-            config = config with { TorchDtype = weightsDtype.Name() };
+            var weightsDtype = DTypes.Parse(parse.GetValue(dtype)!);
             var clock = Stopwatch.StartNew();
-            TokenizerFiles.CopyTo(parse.GetValue(tokenizer) ?? Path.Combine(RepoPaths.Root, "models", "tokenizers", preset.Tokenizer), dir);
-            var tokens = SyneraTokenizer.Load(dir);
-            if (tokens.VocabSize > config.VocabSize)
-                throw new ArgumentException($"--vocab {config.VocabSize} is smaller than the tokenizer's {tokens.VocabSize} tokens");
-            config.Save(Path.Combine(dir, ModelCheckpoint.ConfigFile));
-            var generation = new JsonObject
-            {
-                ["bos_token_id"] = config.BosTokenId,
-                ["eos_token_id"] = new JsonArray(preset.EosTokenIds.Select(e => (JsonNode?)e).ToArray()),
-                ["do_sample"] = false,
-            };
-            File.WriteAllText(Path.Combine(dir, ModelCheckpoint.GenerationConfigFile), generation.ToJsonString(new() { WriteIndented = true }));
-            using var model = new Transformer(config, seed: parse.GetValue(seed));
-            if (draft) OnnxDecoderExporter.Export(model, Path.Combine(dir, "model.onnx"), externalData: true, float16Io: parse.GetValue(onnxIo) == "float16");
-            else ModelCheckpoint.SaveShardedWeights(model, dir, weightsDtype, ModelOptions.ParseBytes(parse.GetValue(shard)!));
+            RandomModelWriter.Write(preset, config, parse.GetValue(tokenizer) ?? Path.Combine(RepoPaths.Root, "models", "tokenizers", preset.Tokenizer), dir, draft,
+                weightsDtype, ModelOptions.ParseBytes(parse.GetValue(shard)!), parse.GetValue(onnxIo) == "float16", parse.GetValue(seed));
             AnsiConsole.MarkupLine(Markup.Escape($"wrote a random {parse.GetValue(like)}-shaped {(draft ? "draft (ONNX)" : $"target ({weightsDtype.Name()} safetensors)")}: " +
                 $"{config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads}/{config.NumKvHeads} heads, vocab {config.VocabSize}, " +
                 $"{config.ParameterCount() / 1e6:F1}M parameters, in {dir} ({clock.Elapsed.TotalSeconds:F1} s)"));

@@ -257,7 +257,8 @@ public class BatchingTests
             reprefilled = h.Engine.Stats.ReprefillTokens;
             return h.Verdicts;
         }
-        var slot = KvLayout.For(TransformerConfig.Load(Path.Combine(TestModels.TinyTarget, "config.json"))).BytesPerSlot;
+        var config = TransformerConfig.Load(Path.Combine(TestModels.TinyTarget, "config.json"));
+        var slot = KvLayout.For(config, config.MaxPositions, ScalarType.Float32).BytesPerSlot;
         var roomy = Run(8 * slot, out var roomyEvictions, out _);
         var tight = Run(2 * slot, out var tightEvictions, out var reprefilled);
         Assert.Equal(0, roomyEvictions);
@@ -273,6 +274,20 @@ public class BatchingTests
         var layout = new KvLayout(2, 2, 8, 64);
         var e = Assert.Throws<ArgumentException>(() => new KvCacheManager(layout, layout.BytesPerSlot - 1));
         Assert.Contains("holds no session", e.Message);
+        Assert.Contains($"{layout.BytesPerSlot:N0} bytes", e.Message);
+    }
+
+    [Fact]
+    public void KvSlotsAreSizedByTheOperatorsContextInTheModelsDtype()
+    {
+        // Qwen2.5-7B: 28 layers × 4 KV heads × 128 × 2 (K, V) × 2 bytes (bf16) = 57,344 bytes per token.
+        var qwen7b = Synera.Models.ArchitecturePresets.Get("qwen2.5-7b").Config;
+        var layout = KvLayout.For(qwen7b, 4096, ScalarType.BFloat16);
+        Assert.Equal(57_344, layout.BytesPerPosition);
+        Assert.Equal(57_344L * 4096, layout.BytesPerSlot);
+        // Sized to max_position_embeddings in float32, as before, one slot was 3.5 GiB: the default budget held none.
+        Assert.Equal(0, KvLayout.For(qwen7b, qwen7b.MaxPositions, ScalarType.Float32).SessionsWithin(VerifierOptions.DefaultKvCacheBudgetBytes));
+        Assert.Equal(2, layout.SessionsWithin(VerifierOptions.DefaultKvCacheBudgetBytes));
     }
 
     [Fact]
