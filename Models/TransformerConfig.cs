@@ -90,7 +90,8 @@ public sealed record TransformerConfig
             RopeScaling = RopeScaling.Read(json, path),
             SlidingWindow = ReadSlidingWindow(json, type),
             TorchDtype = (json["torch_dtype"] ?? json["dtype"])?.GetValue<string>() ?? "float32",
-            ExplicitHeadDim = json["head_dim"]?.GetValue<int>(),
+            // A head_dim equal to hidden / heads says nothing new (transformers 5 always writes it): the same shape, the same config.
+            ExplicitHeadDim = json["head_dim"]?.GetValue<int>() is int hd && hd * heads != Req("hidden_size") ? hd : null,
             TieWordEmbeddings = json["tie_word_embeddings"]?.GetValue<bool>() ?? false,
             AttentionBias = json["attention_bias"]?.GetValue<bool>() ?? type == "qwen2",
             BosTokenId = json["bos_token_id"]?.GetValue<int>() ?? -1,

@@ -28,8 +28,19 @@ public enum BenchDrafts { Target, Random }
 /// <param name="drafts">What the sessions draft: <see cref="BenchDrafts.Random"/> tokens (rejected at once: the worst
 /// case, where every span also re-runs the correction) or <see cref="BenchDrafts.Target"/>, the LLM's own greedy
 /// continuation (accepted whole: the best case, where nothing committed is re-run).</param>
-public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device, int answerTokens, BenchDrafts drafts = BenchDrafts.Random) : IVerdictSink
+/// <param name="configure">The verifier's model settings (dtype, maximum context, KV budget), as a silo's.</param>
+public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device device, int answerTokens, BenchDrafts drafts = BenchDrafts.Random,
+    Action<VerifierOptions>? configure = null) : IVerdictSink
 {
+    private (Transformer Model, SyneraTokenizer Tokenizer, VerifierOptions Options) Load()
+    {
+        var options = new VerifierOptions { ModelPath = modelDir };
+        configure?.Invoke(options);
+        var dtype = DTypes.Resolve(options.Dtype, device, TransformerConfig.Load(Path.Combine(modelDir, ModelCheckpoint.ConfigFile)).TorchDtype);
+        var (model, tokenizer) = ModelCheckpoint.Load(modelDir, device, dtype);
+        return (model, tokenizer, options);
+    }
+
     private readonly Dictionary<string, Verdict> last = [];
     private List<int[]>? targetContinuations;
 
@@ -41,17 +52,17 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
 
     public VerifierBenchRow Measure(int sessions, int spanTokens)
     {
-        var (model, tokenizer) = ModelCheckpoint.Load(modelDir, device);
+        var (model, tokenizer, options) = Load();
         var prompts = TaskGenerator.HeldOut(8).Select(e => Prompt(tokenizer, e.Prompt)).ToList();
         // Every session in every step, even the first, which also runs the prompts: the measurement counts whole steps.
-        var options = new VerifierOptions { MaxTokensPerStep = Math.Max(4096, sessions * (prompts.Max(p => p.Length) + spanTokens + 2)) };
+        options.MaxTokensPerStep = Math.Max(4096, sessions * (prompts.Max(p => p.Length) + spanTokens + 2));
         using var engine = new VerificationEngine(
-            new TorchModelRunner(model, device, options.KvCacheBudgetBytes, "bench", options.MaxSpanTokens),
+            new TorchModelRunner(model, device, options.KvCacheBudgetBytes, "bench", options.MaxSpanTokens, tokenizer, options.MaxContextTokens),
             new ContinuousBatchScheduler(options), options, this, NullLogger.Instance);
         var random = new Random(0);
         // Each prompt's greedy continuation by the LLM itself, long enough for a whole session (computed once).
         var continuations = drafts == BenchDrafts.Random ? null : targetContinuations ??= prompts.Select(p =>
-            (int[])[.. p, .. new GreedyGenerator(model).Generate(p, answerTokens, tokenizer.EosId, pastEos: true)]).ToList();
+            (int[])[.. p, .. new GreedyGenerator(model, tokenizer.VocabSize).Generate(p, answerTokens, tokenizer.EosIds, pastEos: true)]).ToList();
         long seq = 0;
         void Submit(int s, bool fresh)
         {
@@ -95,7 +106,8 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
     /// <summary>Forward throughput over one long sequence (no cache): the compute-bound limit.</summary>
     public double PrefillTokensPerSecond(int length)
     {
-        var (model, _) = ModelCheckpoint.Load(modelDir, device);
+        var (model, _, _) = Load();
+        using var __ = model;
         using var _ = no_grad();
         length = Math.Min(length, model.Config.MaxPositions);
         var ids = tensor(Enumerable.Range(0, length).Select(i => (long)(4 + i % 90)).ToArray(), [1, length], device: device);

@@ -46,6 +46,7 @@ public static class BenchCommand
         {
             output, model, seconds, device, answerTokens, drafts, threads, sessionCounts, span,
         };
+        var models = new ModelOptions().AddVerifierSettingsTo(verifier);
         verifier.SetAction(parse =>
         {
             int torchThreads = parse.GetValue(threads) is > 0 and var t ? t : Environment.ProcessorCount;
@@ -57,7 +58,9 @@ public static class BenchCommand
             var torchDevice = DeviceOption.Resolve(parse, device);
             AnsiConsole.MarkupLine($"device: {TorchModelRunner.DeviceName(torchDevice)}, {torchThreads} torch threads");
             if (parse.GetValue(answerTokens) < 8) throw new ArgumentException("--answer-tokens must be at least 8");
-            var benchmark = new VerifierBenchmark(parse.GetValue(model) ?? RepoPaths.TargetModel, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens), parse.GetValue(drafts));
+            var modelDir = parse.GetValue(model) ?? RepoPaths.TargetModel;
+            var benchmark = new VerifierBenchmark(modelDir, TimeSpan.FromSeconds(parse.GetValue(seconds)), torchDevice, parse.GetValue(answerTokens), parse.GetValue(drafts),
+                models.Verifier(parse, modelDir));
             var rows = new List<VerifierBenchRow>();
             foreach (var sessions in counts)
             {
@@ -86,12 +89,15 @@ public static class BenchCommand
                 drafts = parse.GetValue(drafts).ToString().ToLowerInvariant(),
                 threads = torchThreads,
                 device = TorchModelRunner.DeviceName(torchDevice),
+                model = Path.GetFullPath(modelDir),
+                dtype = parse.GetValue(models.Dtype),
                 answer_tokens = parse.GetValue(answerTokens),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;
         });
         bench.Subcommands.Add(verifier);
+        bench.Subcommands.Add(Draft(output));
         bench.Subcommands.Add(Modes(output));
         bench.Subcommands.Add(Failover(output));
         bench.Subcommands.Add(Scale(output));
@@ -113,6 +119,46 @@ public static class BenchCommand
     }
 
     /// <summary><c>synera bench modes</c>: accuracy, offload, latency and cloud cost of every mode on the held-out suite.</summary>
+    private static Command Draft(Option<string> output)
+    {
+        var models = new ModelOptions();
+        var tokens = new Option<int>("--tokens") { Description = "tokens decoded after the prompt", DefaultValueFactory = _ => 128 };
+        var prompt = new Option<string>("--prompt") { DefaultValueFactory = _ => "Tell me about the history of the printing press." };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (a phone's SLM gets one or two)", DefaultValueFactory = _ => 1 };
+        var command = new Command("draft", "The device's draft runner against plain ONNX Runtime on the same file: decode tokens/s, the same tokens, resident memory")
+        {
+            models.Draft, tokens, prompt, threads, output,
+        };
+        command.SetAction(parse =>
+        {
+            var dir = models.DraftDir(parse);
+            int n = parse.GetValue(tokens), t = parse.GetValue(threads);
+            if (n < 1) throw new ArgumentException("--tokens must be positive");
+            var tokenizer = SyneraTokenizer.LoadForModel(dir);
+            var ids = tokenizer.EncodeChatPrompt(parse.GetValue(prompt)!);
+            // Each side in a process state of its own would be fairer still; here the raw side runs first, then the device's.
+            var raw = DraftBenchmark.RawOnnxRuntime(dir, ids, n, t, tokenizer.VocabSize);
+            var (rawResident, _) = ProcessMemory.Read();
+            var device = DraftBenchmark.Device(dir, ids, n, t);
+            var (resident, peak) = ProcessMemory.Read();
+            if (!raw.Ids.SequenceEqual(device.Ids)) throw new InvalidOperationException("the device runner and plain ONNX Runtime decoded different tokens");
+            double ratio = device.TokensPerSecond / raw.TokensPerSecond;
+            AnsiConsole.MarkupLine($"prompt {ids.Length} tokens, {n} decoded (the same ids on both sides), {t} thread(s)");
+            AnsiConsole.MarkupLine($"raw ONNX Runtime {raw.TokensPerSecond,8:F1} tok/s; device runner {device.TokensPerSecond,8:F1} tok/s; ratio {ratio:F2}");
+            AnsiConsole.MarkupLine($"process resident {resident / 1e6:F0} MB (peak {peak / 1e6:F0} MB; {rawResident / 1e6:F0} MB after the raw run)");
+            var path = Path.Combine(Directory.CreateDirectory(parse.GetValue(output)!).FullName, "draft.json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new
+            {
+                model = Path.GetFullPath(dir), prompt_tokens = ids.Length, tokens = n, threads = t,
+                raw_tok_s = raw.TokensPerSecond, device_tok_s = device.TokensPerSecond, ratio,
+                resident_bytes = resident, peak_resident_bytes = peak,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            return 0;
+        });
+        return command;
+    }
+
     private static Command Modes(Option<string> output)
     {
         var suite = new Option<string?>("--suite") { Description = "task suite (default: data/heldout.jsonl)" };

@@ -28,6 +28,14 @@ public sealed class ModelOptions
         return this;
     }
 
+    /// <summary>Only the verifier's settings (<c>--dtype</c>, <c>--max-context</c>, <c>--kv-budget</c>), for a command
+    /// that names its model otherwise.</summary>
+    public ModelOptions AddVerifierSettingsTo(Command command)
+    {
+        foreach (var option in new Option[] { Dtype, MaxContext, KvBudget }) command.Options.Add(option);
+        return this;
+    }
+
     public string DraftDir(ParseResult parse) => parse.GetValue(Draft) ?? RepoPaths.DraftModel;
     public string TargetDir(ParseResult parse) => parse.GetValue(Target) ?? RepoPaths.TargetModel;
 
@@ -35,9 +43,10 @@ public sealed class ModelOptions
     public (OnnxDraftRunner Runner, SyneraTokenizer Tokenizer) OpenDraft(ParseResult parse) => OnnxDraftRunner.Open(DraftDir(parse));
 
     /// <summary>The embedded verifier's settings from these options.</summary>
-    public Action<VerifierOptions> Verifier(ParseResult parse)
+    public Action<VerifierOptions> Verifier(ParseResult parse, string? target = null)
     {
-        var (target, dtype, context) = (TargetDir(parse), parse.GetValue(Dtype)!, parse.GetValue(MaxContext));
+        var (dtype, context) = (parse.GetValue(Dtype)!, parse.GetValue(MaxContext));
+        target ??= TargetDir(parse);
         long? budget = parse.GetValue(KvBudget) is { } text ? ParseBytes(text) : null;
         return v =>
         {

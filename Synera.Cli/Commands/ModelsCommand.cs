@@ -52,6 +52,26 @@ public static class ModelsCommand
                 $"{config.ParameterCount() / 1e6:F1}M parameters, in {dir} ({clock.Elapsed.TotalSeconds:F1} s)"));
             return 0;
         });
-        return new Command("models", "Model folders: random-weight models with real architectures and tokenizers") { random };
+        var models = new ModelOptions();
+        var device = DeviceOption.Create();
+        var load = new Command("load", "Load a target as a verifier would: time, parameters, weight bytes and this process's peak memory") { models.Target, models.Dtype, device };
+        load.SetAction(parse =>
+        {
+            var dir = models.TargetDir(parse);
+            var torchDevice = DeviceOption.Resolve(parse, device);
+            var dtype = DTypes.Resolve(parse.GetValue(models.Dtype)!, torchDevice, TransformerConfig.Load(Path.Combine(dir, ModelCheckpoint.ConfigFile)).TorchDtype);
+            var (before, _) = Bench.ProcessMemory.Read();
+            var clock = Stopwatch.StartNew();
+            var (model, tokenizer) = ModelCheckpoint.Load(dir, torchDevice, dtype);
+            var seconds = clock.Elapsed.TotalSeconds;
+            using var _ = model;
+            var (resident, peak) = Bench.ProcessMemory.Read();
+            long parameters = model.parameters().Sum(p => p.numel());
+            AnsiConsole.MarkupLine(Markup.Escape($"{dir}: {model.Config.ModelType}, {parameters:N0} parameters in {dtype.Name()} ({parameters * dtype.ElementSize() / 1e6:F0} MB) on {torchDevice.type}, " +
+                $"loaded in {seconds:F1} s; process resident {resident / 1e6:F0} MB, peak {peak / 1e6:F0} MB ({before / 1e6:F0} MB before loading); " +
+                $"tokenizer {tokenizer.VocabSize:N0} tokens, {tokenizer.EosIds.Count} stop tokens"));
+            return 0;
+        });
+        return new Command("models", "Model folders: random-weight models with real architectures and tokenizers, and loading one") { random, load };
     }
 }

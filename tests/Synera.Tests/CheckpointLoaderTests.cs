@@ -145,8 +145,8 @@ public class CheckpointLoaderTests
     }
 
     [Theory]
-    [InlineData("\"rope_parameters\": {\"rope_type\": \"llama3\", \"rope_theta\": 500000.0}", "llama3")]
-    [InlineData("\"head_dim\": 64", "head_dim")]
+    [InlineData("\"rope_parameters\": {\"rope_type\": \"yarn\", \"rope_theta\": 500000.0, \"factor\": 4.0}", "yarn")]
+    [InlineData("\"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2.0}", "dynamic")]
     [InlineData("\"hidden_act\": \"gelu\"", "gelu")]
     public void UnsupportedConfigVariantsAreRefusedByName(string entry, string expected)
     {
