@@ -1,6 +1,6 @@
 // The developer cluster in the production shape: a Redis-protocol store (Garnet, in its own process; real Redis in
-// production), a frontend silo with the devices' gateway, two verifier silos serving the shipped target model, and two
-// sample devices at different budgets drafting with the shipped ONNX SLM. Dashboard: http://localhost:15888; the Orleans
+// production), a frontend silo with the devices' gateway, two verifier silos serving the target model, and two sample
+// devices at different budgets drafting with the draft model (the shipped pair, or the one configured under Pair:). Dashboard: http://localhost:15888; the Orleans
 // dashboard (silos, grains, calls) on the frontend: http://localhost:8090.
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,6 +13,11 @@ var synera = Path.Combine(root, "synera");      // builds the CLI when needed, t
 const int StorePort = 6390, FrontendGateway = 30000, OrleansDashboardPort = 8090;
 // How often each verifier silo logs what it served (the AppHost test asks for a short period).
 var activityLogPeriod = builder.Configuration["VerifierActivityLogPeriod"] ?? "00:00:30";
+// The model pair: the shipped one unless configured (`dotnet run --project Synera.AppHost -- --Pair:Draft DIR --Pair:Target DIR`,
+// or Pair__Target=… in the environment), with the verifiers' dtype, maximum context and KV budget (Synera:Verifier:*).
+var pair = builder.Configuration.GetSection("Pair");
+var draftModel = Path.GetFullPath(pair["Draft"] ?? Path.Combine(root, "models", "draft"), root);
+var targetModel = Path.GetFullPath(pair["Target"] ?? Path.Combine(root, "models", "target"), root);
 
 // ---- health: the store and each silo are ready when their port accepts connections (a silo opens its gateway once
 // it has joined the cluster; a verifier silo loads its model before that) ----
@@ -48,7 +53,10 @@ IResourceBuilder<ProjectResource> Silo(string name, string role, int siloPort, i
         .WithEndpoint("orleans-gateway", e => { e.Port = gatewayPort; e.TargetPort = gatewayPort; e.IsProxied = false; })
         .WithEnvironment("Orleans__Endpoints__AdvertisedIPAddress", "127.0.0.1")          // one machine: loopback
         .WithEnvironment("Synera__Role", role)
-        .WithEnvironment("Synera__Verifier__ModelPath", Path.Combine(root, "models", "target"))
+        .WithEnvironment("Synera__Verifier__ModelPath", targetModel)
+        .WithEnvironment("Synera__Verifier__Dtype", pair["Dtype"] ?? "auto")
+        .WithEnvironment("Synera__Verifier__MaxContextTokens", pair["MaxContext"] ?? "0")
+        .WithEnvironment(context => { if (pair["KvBudgetBytes"] is { } kv) context.EnvironmentVariables["Synera__Verifier__KvCacheBudgetBytes"] = kv; })
         .WithEnvironment("Synera__Verifier__Threads", "1")
         .WithEnvironment("Synera__Verifier__ActivityLogPeriod", activityLogPeriod)
         .WaitFor(store);
@@ -65,7 +73,7 @@ var verifier2 = Silo("verifier-2", "verifier", 11113, Verifier2Gateway).WithHeal
 // They start once the verifiers serve too (a device that came first would answer alone until one joined) ----
 foreach (var (name, budget) in new[] { ("device-economy", "0.05"), ("device-standard", "0.2") })
     builder.AddExecutable(name, synera, root, "generate", "--suite", Path.Combine("data", "heldout.jsonl"), "--cluster", $"127.0.0.1:{FrontendGateway}",
-            "--device-id", name, "--budget", budget, "--rtt", "50", "--device-ms", "30", "--repeat", "100000")
+            "--device-id", name, "--budget", budget, "--rtt", "50", "--device-ms", "30", "--repeat", "100000", "--draft", draftModel)
         .WithOtlpExporter()   // the device's spans and meters reach the dashboard next to the silos'
         .WaitFor(frontend).WaitFor(verifier1).WaitFor(verifier2);
 

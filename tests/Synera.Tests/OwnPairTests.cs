@@ -95,6 +95,25 @@ public class OwnPairTests(QwenPairFixture pair) : IClassFixture<QwenPairFixture>
     }
 
     [Fact]
+    public void CalibrationRunsOnTheUsersOwnChatPrompts()
+    {
+        var prompts = TestModels.TempDir("prompts");
+        var file = Path.Combine(prompts, "prompts.jsonl");
+        File.WriteAllLines(file, ["""{"prompt": "What is 2+2?"}""", "",
+            """{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour."}]}"""]);
+        var output = Path.Combine(prompts, "offload.json");
+        Assert.Equal(0, Synera.Cli.Commands.CalibrateCommand.Create().Parse(
+            ["--draft", pair.Draft, "--target", pair.Target, "--prompts", file, "--max-answer-tokens", "8", "--out", output]).Invoke());
+        var calibration = Synera.DeviceClient.Offloading.OffloadCalibration.Load(output);
+        Assert.Equal(2, calibration.Examples);
+        Assert.Equal(2 * 8, calibration.Tokens);          // random models never stop early: 8 answer tokens each
+        File.AppendAllText(file, "{\"messages\": [{\"role\": \"user\"}]}\n");
+        var e = Assert.Throws<InvalidDataException>(() => Synera.Cli.Commands.CalibrateCommand.Create().Parse(
+            ["--draft", pair.Draft, "--target", pair.Target, "--prompts", file, "--out", output]).Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        Assert.Contains("prompts.jsonl:4", e.Message);
+    }
+
+    [Fact]
     public async Task TheOpenAiApiAnswersThroughTheModelsOwnChatTemplate()
     {
         var (runner, tokenizer) = OnnxDraftRunner.Open(pair.Draft);
