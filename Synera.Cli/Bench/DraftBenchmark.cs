@@ -6,7 +6,8 @@ using Synera.DeviceClient.Drafting;
 namespace Synera.Cli.Bench;
 
 /// <summary>One side of the draft comparison: decode tokens/s after the prompt, and what the process held.</summary>
-public sealed record DraftBenchRow(string Name, int PromptTokens, int Tokens, double TokensPerSecond, int[] Ids);
+/// <param name="ResidentBytes">The process's resident memory after decoding, the model still loaded.</param>
+public sealed record DraftBenchRow(string Name, int PromptTokens, int Tokens, double TokensPerSecond, int[] Ids, long ResidentBytes);
 
 /// <summary>
 /// The device's draft runner against ONNX Runtime driven the plain way on the same file (a fresh session, every output
@@ -28,7 +29,8 @@ public static class DraftBenchmark
             ids.Add(next);
             next = ArgMax(runner.Forward([next]));
         }
-        return new DraftBenchRow("device runner", prompt.Length, tokens, tokens / clock.Elapsed.TotalSeconds, [.. ids]);
+        var seconds = clock.Elapsed.TotalSeconds;
+        return new DraftBenchRow("device runner", prompt.Length, tokens, tokens / seconds, [.. ids], ProcessMemory.Read().Resident);
     }
 
     public static DraftBenchRow RawOnnxRuntime(string dir, int[] prompt, int tokens, int threads, int vocabSize)
@@ -84,8 +86,9 @@ public static class DraftBenchmark
             next = Step([next]);
         }
         var seconds = clock.Elapsed.TotalSeconds;
+        var resident = ProcessMemory.Read().Resident;
         previous?.Dispose();
-        return new DraftBenchRow("raw ONNX Runtime", prompt.Length, tokens, tokens / seconds, [.. ids]);
+        return new DraftBenchRow("raw ONNX Runtime", prompt.Length, tokens, tokens / seconds, [.. ids], resident);
     }
 
     private static int ArgMax(ReadOnlySpan<float> row)

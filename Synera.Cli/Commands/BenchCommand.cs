@@ -125,9 +125,11 @@ public static class BenchCommand
         var tokens = new Option<int>("--tokens") { Description = "tokens decoded after the prompt", DefaultValueFactory = _ => 128 };
         var prompt = new Option<string>("--prompt") { DefaultValueFactory = _ => "Tell me about the history of the printing press." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (a phone's SLM gets one or two)", DefaultValueFactory = _ => 1 };
+        var side = new Option<string>("--side") { Description = "both (the ratio), or device / raw alone (the process's memory is then that side's)", DefaultValueFactory = _ => "both" };
+        side.AcceptOnlyFromAmong("both", "device", "raw");
         var command = new Command("draft", "The device's draft runner against plain ONNX Runtime on the same file: decode tokens/s, the same tokens, resident memory")
         {
-            models.Draft, tokens, prompt, threads, output,
+            models.Draft, tokens, prompt, threads, side, output,
         };
         command.SetAction(parse =>
         {
@@ -136,22 +138,25 @@ public static class BenchCommand
             if (n < 1) throw new ArgumentException("--tokens must be positive");
             var tokenizer = SyneraTokenizer.LoadForModel(dir);
             var ids = tokenizer.EncodeChatPrompt(parse.GetValue(prompt)!);
-            // Each side in a process state of its own would be fairer still; here the raw side runs first, then the device's.
-            var raw = DraftBenchmark.RawOnnxRuntime(dir, ids, n, t, tokenizer.VocabSize);
-            var (rawResident, _) = ProcessMemory.Read();
-            var device = DraftBenchmark.Device(dir, ids, n, t);
-            var (resident, peak) = ProcessMemory.Read();
-            if (!raw.Ids.SequenceEqual(device.Ids)) throw new InvalidOperationException("the device runner and plain ONNX Runtime decoded different tokens");
-            double ratio = device.TokensPerSecond / raw.TokensPerSecond;
-            AnsiConsole.MarkupLine($"prompt {ids.Length} tokens, {n} decoded (the same ids on both sides), {t} thread(s)");
-            AnsiConsole.MarkupLine($"raw ONNX Runtime {raw.TokensPerSecond,8:F1} tok/s; device runner {device.TokensPerSecond,8:F1} tok/s; ratio {ratio:F2}");
-            AnsiConsole.MarkupLine($"process resident {resident / 1e6:F0} MB (peak {peak / 1e6:F0} MB; {rawResident / 1e6:F0} MB after the raw run)");
+            // With both sides in one process the raw side runs first; its memory stays in the process, so --side measures one alone.
+            var which = parse.GetValue(side)!;
+            var raw = which == "device" ? null : DraftBenchmark.RawOnnxRuntime(dir, ids, n, t, tokenizer.VocabSize);
+            var device = which == "raw" ? null : DraftBenchmark.Device(dir, ids, n, t);
+            var (_, peak) = ProcessMemory.Read();
+            if (raw is not null && device is not null && !raw.Ids.SequenceEqual(device.Ids))
+                throw new InvalidOperationException("the device runner and plain ONNX Runtime decoded different tokens");
+            double? ratio = raw is not null && device is not null ? device.TokensPerSecond / raw.TokensPerSecond : null;
+            AnsiConsole.MarkupLine($"prompt {ids.Length} tokens, {n} decoded{(ratio is null ? "" : " (the same ids on both sides)")}, {t} thread(s)");
+            foreach (var row in new[] { raw, device }.OfType<DraftBenchRow>())
+                AnsiConsole.MarkupLine($"{row.Name,-18} {row.TokensPerSecond,8:F1} tok/s, process resident {row.ResidentBytes / 1e6:F0} MB with the model loaded");
+            if (ratio is double r) AnsiConsole.MarkupLine($"device / raw = {r:F2}");
+            AnsiConsole.MarkupLine($"process peak resident {peak / 1e6:F0} MB ({which}; loading a graph with external data holds it twice for a moment)");
             var path = Path.Combine(Directory.CreateDirectory(parse.GetValue(output)!).FullName, "draft.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
                 model = Path.GetFullPath(dir), prompt_tokens = ids.Length, tokens = n, threads = t,
-                raw_tok_s = raw.TokensPerSecond, device_tok_s = device.TokensPerSecond, ratio,
-                resident_bytes = resident, peak_resident_bytes = peak,
+                side = which, raw_tok_s = raw?.TokensPerSecond, device_tok_s = device?.TokensPerSecond, ratio,
+                raw_resident_bytes = raw?.ResidentBytes, device_resident_bytes = device?.ResidentBytes, peak_resident_bytes = peak,
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;
