@@ -183,6 +183,7 @@ public static class BenchCommand
         {
             output, suite, limit, budgets, thresholds, only, rtt, bandwidth, deviceMs, lookahead,
         };
+        var models = new ModelOptions().AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
             var examples = TaskGenerator.ReadJsonl(parse.GetValue(suite) ?? RepoPaths.HeldOutSuite);
@@ -200,11 +201,11 @@ public static class BenchCommand
                 configs = configs.Where(c => prefixes.Any(p => c.name == p || c.name.StartsWith(p + "-") || c.name.StartsWith(p + "@"))).ToList();
                 if (configs.Count == 0) throw new ArgumentException($"--only {filter} matches no row");
             }
-            var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
-            var calibration = OffloadCalibration.TryLoadBeside(RepoPaths.DraftModel);
+            var calibration = OffloadCalibration.TryLoadBeside(models.DraftDir(parse));
             if (calibration is null) AnsiConsole.MarkupLine("[yellow]no offload.json beside the draft: thresholds come from each device's own scores (run `synera calibrate`)[/]");
-            using var runner = new OnnxDraftRunner(Path.Combine(RepoPaths.DraftModel, "model.onnx"));
-            await using var cluster = await EmbeddedCluster.StartAsync(v => v.ModelPath = RepoPaths.TargetModel, LogLevel.Warning, cancellation);
+            var (runner, tokenizer) = models.OpenDraft(parse);
+            using var _ = runner;
+            await using var cluster = await EmbeddedCluster.StartAsync(models.Verifier(parse), LogLevel.Warning, cancellation);
             var benchmark = new ModesBenchmark(cluster.Client, runner, tokenizer, calibration, cluster.SiloServices);
             AnsiConsole.MarkupLine($"{examples.Count} examples (tasks shuffled), RTT {link.RttMs} ms, device {link.DeviceMsPerToken} ms/token, {configs.Count} rows, a fresh device each");
             var results = new List<ModeResult>();
