@@ -53,7 +53,7 @@ public sealed class SyneraClientHost : IAsyncDisposable
                 }
             }
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddStderrConsole(LogLevel.Warning);
             builder.UseOrleansClient(c => c
                 .Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; })
                 .UseStaticClustering(gateway)

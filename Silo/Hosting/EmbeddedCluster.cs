@@ -51,7 +51,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         };
         var siloBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         siloBuilder.Configuration.AddInMemoryCollection(config);
-        siloBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
+        siloBuilder.Logging.AddStderrConsole(logLevel);
         // The watchdog reports start-up stalls of a freshly loaded process (JIT, model load) as warnings.
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         siloBuilder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);   // start-up advice about server GC
@@ -72,7 +72,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
         var clientBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         clientBuilder.Configuration.AddInMemoryCollection(config);
-        clientBuilder.Logging.AddSimpleConsole().SetMinimumLevel(logLevel);
+        clientBuilder.Logging.AddStderrConsole(logLevel);
         clientBuilder.UseOrleansClient(c => c.UseSyneraClustering(clientBuilder.Configuration).AddSyneraClient(clientSecurity));
         var clientHost = clientBuilder.Build();
         await clientHost.StartAsync(cancellation);
