@@ -1,4 +1,4 @@
-// The `synera` command-line program. Each verb lives in its own file under Commands/.
+// The `synera` command-line program: the command tree (SyneraCommands), run with plain errors for refusals.
 using System.CommandLine;
 using Spectre.Console;
 using Synera.Cli.Commands;
@@ -6,20 +6,7 @@ using Synera.Cli.Commands;
 // Piped or redirected output is read by programs and files, not a terminal: never wrap it at a guessed width.
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 10_000;
 
-var root = new RootCommand("Synera: device–cloud synergistic LLM serving");
-root.Subcommands.Add(TrainCommand.Create());
-root.Subcommands.Add(EvalCommand.Create());
-root.Subcommands.Add(DataCommand.Create());
-root.Subcommands.Add(GenerateCommand.Create());
-root.Subcommands.Add(BenchCommand.Create());
-root.Subcommands.Add(CalibrateCommand.Create());
-root.Subcommands.Add(StoreCommand.Create());
-root.Subcommands.Add(SiloCommand.Create());
-root.Subcommands.Add(ServeCommand.Create());
-root.Subcommands.Add(DevicesCommand.Create());
-root.Subcommands.Add(TlsCommand.Create());
-root.Subcommands.Add(SoakCommand.Create());
-root.Subcommands.Add(ModelsCommand.Create());
+var root = Synera.Cli.SyneraCommands.CreateRoot();
 try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
