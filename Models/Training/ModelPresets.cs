@@ -1,6 +1,6 @@
 namespace Synera.Models.Training;
 
-/// <summary>The shipped draft/target shapes, sized for training on two CPU cores (see README, "Models").</summary>
+/// <summary>The shipped draft/target shapes, sized for training on two CPU cores (see docs/models.md).</summary>
 public static class ModelPresets
 {
     /// <summary>Target (cloud LLM): ~3M parameters, GQA 8 query / 4 K/V heads.</summary>

@@ -91,6 +91,7 @@ public static class BenchCommand
                 device = TorchModelRunner.DeviceName(torchDevice),
                 model = Path.GetFullPath(modelDir),
                 dtype = parse.GetValue(models.Dtype),
+                date = DateTime.UtcNow.ToString("u"), machine = MachineDescription.Current,
                 answer_tokens = parse.GetValue(answerTokens),
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
@@ -102,8 +103,21 @@ public static class BenchCommand
         bench.Subcommands.Add(Failover(output));
         bench.Subcommands.Add(Scale(output));
         bench.Subcommands.Add(Sampling(output));
-        var report = new Command("report", "Re-draw the grid's plots, CSV and summary.md from its results.json in --out") { output };
-        report.SetAction(parse => { GridReport.Rewrite(parse.GetValue(output)!); return 0; });
+        var markdown = new Option<string?>("--markdown") { Description = "write the benchmarks page (e.g. docs/benchmarks.md) from the result files its manifest lists, instead of re-drawing a grid" };
+        var manifest = new Option<string?>("--manifest") { Description = $"the measurements' manifest (default: docs/measurements/{BenchmarksPage.ManifestFile})" };
+        var report = new Command("report", "Re-draw the grid's plots, CSV and summary.md from its results.json in --out; or, with --markdown, write the benchmarks page") { output, markdown, manifest };
+        report.SetAction(parse =>
+        {
+            if (parse.GetValue(markdown) is { } page)
+            {
+                var list = parse.GetValue(manifest) ?? Path.Combine(RepoPaths.Root, "docs", "measurements", BenchmarksPage.ManifestFile);
+                File.WriteAllText(page, BenchmarksPage.Render(list, page));
+                AnsiConsole.MarkupLine($"wrote {Markup.Escape(page)} from {Markup.Escape(list)}");
+                return 0;
+            }
+            GridReport.Rewrite(parse.GetValue(output)!);
+            return 0;
+        });
         bench.Subcommands.Add(report);
         // `synera bench` on its own runs the grid (the paper's evaluation side by side).
         var quick = new Option<bool>("--quick") { Description = "a small grid that finishes in under 5 minutes on 2 cores" };
@@ -155,6 +169,7 @@ public static class BenchCommand
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
                 model = Path.GetFullPath(dir), prompt_tokens = ids.Length, tokens = n, threads = t,
+                date = DateTime.UtcNow.ToString("u"), machine = MachineDescription.Current,
                 side = which, raw_tok_s = raw?.TokensPerSecond, device_tok_s = device?.TokensPerSecond, ratio,
                 raw_resident_bytes = raw?.ResidentBytes, device_resident_bytes = device?.ResidentBytes, peak_resident_bytes = peak,
             }, new JsonSerializerOptions { WriteIndented = true }));
@@ -235,7 +250,7 @@ public static class BenchCommand
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
                 examples = examples.Count, rtt_ms = link.RttMs, device_ms_per_token = link.DeviceMsPerToken, bandwidth_bps = link.BandwidthBitsPerSecond,
-                date = DateTime.UtcNow.ToString("u"), machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+                date = DateTime.UtcNow.ToString("u"), machine = MachineDescription.Current,
                 results = results.Select(r => new
                 {
                     r.Name, r.Mode, r.Budget, r.Accuracy, r.PerTask, r.OffloadRatio, r.AcceptanceRate, r.BytesPerToken,
@@ -363,7 +378,7 @@ public static class BenchCommand
                 efficiency,
                 top_openings = rows.ToDictionary(r => r.Name, r => r.Openings.OrderByDescending(o => o.Value).Take(8).ToDictionary(o => benchmark.Describe(o.Key), o => o.Value)),
                 date = DateTime.UtcNow.ToString("u"),
-                machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+                machine = MachineDescription.Current,
             }, new JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
             return 0;

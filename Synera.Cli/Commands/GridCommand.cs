@@ -93,7 +93,7 @@ public static class GridCommand
                 new { synera = syneraSteps.Select(s => new { s.devices, p99_ms = s.p99, tok_s = s.tokS }), llm = llmSteps.Select(s => new { s.devices, p99_ms = s.p99, tok_s = s.tokS }) });
             AnsiConsole.MarkupLine($"capacity at verify p99 ≤ 100 ms: synera {synera} devices, llm {llm} devices");
         }
-        var machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, CPU verifier";
+        var machine = $"{Bench.MachineDescription.Current}, CPU verifier";
         GridReport.Write(dir, rows, capacity, machine, quick);
         AnsiConsole.MarkupLine($"wrote results.json, results.csv, {(capacity is null ? "" : "capacity.json, ")}plots and summary.md to {Markup.Escape(dir)} in {total.Elapsed.TotalMinutes:F1} min");
         return 0;

@@ -54,7 +54,8 @@ public static class ModelsCommand
         });
         var models = new ModelOptions();
         var device = DeviceOption.Create();
-        var load = new Command("load", "Load a target as a verifier would: time, parameters, weight bytes and this process's peak memory") { models.Target, models.Dtype, device };
+        var loadOutput = new Option<string?>("--out") { Description = "also write load.json (time, parameters, memory) into this folder" };
+        var load = new Command("load", "Load a target as a verifier would: time, parameters, weight bytes and this process's peak memory") { models.Target, models.Dtype, device, loadOutput };
         load.SetAction(parse =>
         {
             var dir = models.TargetDir(parse);
@@ -70,6 +71,17 @@ public static class ModelsCommand
             AnsiConsole.MarkupLine(Markup.Escape($"{dir}: {model.Config.ModelType}, {parameters:N0} parameters in {dtype.Name()} ({parameters * dtype.ElementSize() / 1e6:F0} MB) on {torchDevice.type}, " +
                 $"loaded in {seconds:F1} s; process resident {resident / 1e6:F0} MB, peak {peak / 1e6:F0} MB ({before / 1e6:F0} MB before loading); " +
                 $"tokenizer {tokenizer.VocabSize:N0} tokens, {tokenizer.EosIds.Count} stop tokens"));
+            if (parse.GetValue(loadOutput) is { } outDir)
+            {
+                var path = Path.Combine(Directory.CreateDirectory(outDir).FullName, "load.json");
+                File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    model = Path.GetFullPath(dir), model_type = model.Config.ModelType, parameters, dtype = dtype.Name(), device = torchDevice.type.ToString().ToLowerInvariant(),
+                    load_seconds = seconds, weight_bytes = parameters * dtype.ElementSize(), resident_bytes = resident, peak_resident_bytes = peak, before_bytes = before,
+                    date = DateTime.UtcNow.ToString("u"), machine = Bench.MachineDescription.Current,
+                }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)}");
+            }
             return 0;
         });
         return new Command("models", "Model folders: random-weight models with real architectures and tokenizers, and loading one") { random, load };

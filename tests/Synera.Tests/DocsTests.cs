@@ -46,6 +46,21 @@ public class DocsTests
         Assert.True(current == expected, "the command-line reference in docs/configuration.md is stale: rerun this test with SYNERA_WRITE_DOCS=1");
     }
 
+    [Fact]
+    public void TheBenchmarksPageIsWhatTheResultFilesSay()
+    {
+        var page = Path.Combine(TestModels.RepoRoot, "docs", "benchmarks.md");
+        var expected = Synera.Cli.Bench.BenchmarksPage.Render(Path.Combine(TestModels.RepoRoot, "docs", "measurements", Synera.Cli.Bench.BenchmarksPage.ManifestFile), page);
+        if (File.ReadAllText(page) != expected && Environment.GetEnvironmentVariable("SYNERA_WRITE_DOCS") == "1") File.WriteAllText(page, expected);
+        Assert.True(File.ReadAllText(page) == expected, "docs/benchmarks.md differs from its result files: run ./synera bench report --markdown docs/benchmarks.md");
+        // Every result file in docs/measurements is one the page cites.
+        var cited = System.Text.RegularExpressions.Regex.Matches(expected, @"`measurements/([^`]+)`").Select(m => m.Groups[1].Value).ToHashSet();
+        var json = Directory.GetFiles(Path.Combine(TestModels.RepoRoot, "docs", "measurements"), "*.json", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(Path.Combine(TestModels.RepoRoot, "docs", "measurements"), f).Replace('\\', '/'))
+            .Where(f => f != Synera.Cli.Bench.BenchmarksPage.ManifestFile && !f.StartsWith("2026-12-01/grid/") && !f.StartsWith("2026-12-01/soak") && f != "2026-12-01/sampling.json");
+        Assert.DoesNotContain(json, f => !cited.Contains(f));
+    }
+
     /// <summary>`./synera …` lines of fenced code blocks, with a comment after `#` and a trailing `&amp;` cut off.</summary>
     public static IEnumerable<(string File, string Line)> CommandLines(string file, string text)
     {
@@ -74,6 +89,23 @@ public class DocsTests
         var failures = lines.Select(l => (l.File, l.Line, Errors: ParseErrors(l.Line))).Where(r => r.Errors.Count > 0)
             .Select(r => $"{r.File}: {r.Line}: {string.Join("; ", r.Errors)}").ToList();
         Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>The cheap commands run as written: the README's random-pair block writes a Qwen-shaped pair and answers
+    /// through it (the rest of the docs' commands start clusters, train or benchmark for minutes: parsed above).</summary>
+    [Fact]
+    public async Task TheReadmesRandomPairCommandsRunAsWritten()
+    {
+        var readme = Read("README.md");
+        var block = readme.Split("```").Where((_, i) => i % 2 == 1).Single(b => b.Contains("models random"));
+        var lines = CommandLines("README.md", "```" + block + "```").Select(l => l.Line).ToList();
+        Assert.Equal(3, lines.Count);
+        foreach (var line in lines)
+        {
+            var exit = await SyneraCommands.CreateRoot().Parse(Arguments(line)).InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            Assert.True(exit == 0, $"{line}: exit code {exit}");
+        }
+        Assert.True(File.Exists("/tmp/qwen-target/model.safetensors.index.json") && File.Exists("/tmp/qwen-draft/model.onnx_data"));
     }
 
     [Fact]
