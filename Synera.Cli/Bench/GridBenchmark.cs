@@ -52,7 +52,7 @@ public sealed class GridBenchmark(IClusterClient client, string draftModel, Syne
         int perDevice = Math.Max(1, (examples.Count + config.Devices - 1) / config.Devices);
         var runId = Guid.NewGuid().ToString("N")[..8];
         // Devices are made before the clock starts: loading 128 ONNX sessions is not serving time.
-        var runners = Enumerable.Range(0, config.Devices).Select(_ => new OnnxDraftRunner(draftModel)).ToArray();
+        var runners = Enumerable.Range(0, config.Devices).Select(_ => new OnnxDraftRunner(draftModel, vocabSize: tokenizer.VocabSize)).ToArray();
         var generators = runners.Select((r, d) => new DeviceGenerator(client, r, tokenizer, $"grid-{config.Name}-{runId}-{d}", calibration)).ToArray();
         var clock = Stopwatch.StartNew();
         try
@@ -142,7 +142,7 @@ public sealed class GridBenchmark(IClusterClient client, string draftModel, Syne
             var runId = Guid.NewGuid().ToString("N")[..8];
             await Task.WhenAll(Enumerable.Range(0, devices).Select(d => Task.Run(async () =>
             {
-                using var runner = new OnnxDraftRunner(draftModel);
+                using var runner = new OnnxDraftRunner(draftModel, vocabSize: tokenizer.VocabSize);
                 using var generator = new DeviceGenerator(client, runner, tokenizer, $"capacity-{options.Mode}-{runId}-{d}", calibration);
                 for (int i = d; DateTime.UtcNow < stopAt; i += devices)
                 {

@@ -127,12 +127,14 @@ public static class BenchCommand
         var slices = new Option<string>("--slices") { Description = "which slices to run, comma-separated: quality, latency, scale, capacity", DefaultValueFactory = _ => "quality,latency,scale,capacity" };
         bench.Options.Add(cluster);
         bench.Options.Add(slices);
+        var gridModels = new ModelOptions().AddTo(bench);
         bench.SetAction((parse, cancellation) => GridCommand.RunAsync(parse.GetValue(output)!, parse.GetValue(quick), parse.GetValue(cluster),
-            parse.GetValue(slices)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(), cancellation));
+            parse.GetValue(slices)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
+            gridModels.DraftDir(parse), gridModels.Verifier(parse), cancellation));
         return bench;
     }
 
-    /// <summary><c>synera bench modes</c>: accuracy, offload, latency and cloud cost of every mode on the held-out suite.</summary>
+    /// <summary><c>synera bench draft</c>: the device's draft runner against plain ONNX Runtime on the same file.</summary>
     private static Command Draft(Option<string> output)
     {
         var models = new ModelOptions();
@@ -179,6 +181,7 @@ public static class BenchCommand
         return command;
     }
 
+    /// <summary><c>synera bench modes</c>: accuracy, offload, latency and cloud cost of every mode on the held-out suite.</summary>
     private static Command Modes(Option<string> output)
     {
         var suite = new Option<string?>("--suite") { Description = "task suite (default: data/heldout.jsonl)" };

@@ -22,20 +22,23 @@ public static class GridCommand
 
     public static readonly string[] Slices = ["quality", "latency", "scale", "capacity"];
 
-    public static async Task<int> RunAsync(string dir, bool quick, string? cluster, IReadOnlySet<string> slices, CancellationToken cancellation)
+    /// <param name="draftDir">The devices' draft model folder.</param>
+    /// <param name="configureVerifier">The embedded verifier's model and settings.</param>
+    public static async Task<int> RunAsync(string dir, bool quick, string? cluster, IReadOnlySet<string> slices, string draftDir,
+        Action<Grains.Options.VerifierOptions> configureVerifier, CancellationToken cancellation)
     {
         if (slices.Count == 0 || slices.Except(Slices).Any())
             throw new ArgumentException($"--slices takes {string.Join(", ", Slices)}");
-        var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
-        var calibration = OffloadCalibration.TryLoadBeside(RepoPaths.DraftModel);
+        var tokenizer = SyneraTokenizer.LoadForModel(draftDir);
+        var calibration = OffloadCalibration.TryLoadBeside(draftDir);
         var all = ModesBenchmark.Shuffle(TaskGenerator.ReadJsonl(RepoPaths.HeldOutSuite));
         List<TaskExample> Take(int perTask) => ModesBenchmark.Shuffle(all.GroupBy(e => e.Task).SelectMany(g => g.Take(perTask)));
         var qualitySet = quick ? Take(2) : all;
         var latencySet = quick ? Take(1) : Take(10);
         var scaleSet = quick ? Take(2) : Take(16);
         var gateway = cluster is null ? ((string, int)?)null : SyneraClientHost.ParseGateway(cluster);
-        await using var connection = await ClusterConnection.OpenAsync(gateway, RepoPaths.TargetModel, cancellation);
-        var grid = new GridBenchmark(connection.Client, Path.Combine(RepoPaths.DraftModel, "model.onnx"), tokenizer, calibration, connection.SiloServices);
+        await using var connection = await ClusterConnection.OpenAsync(gateway, configureVerifier, cancellation);
+        var grid = new GridBenchmark(connection.Client, draftDir, tokenizer, calibration, connection.SiloServices);
 
         var configs = new List<(GridConfig config, IReadOnlyList<TaskExample> set)>();
         GridConfig C(string slice, GenerationMode mode, double budget = 0.1, int devices = 1, double rtt = 10, double deviceMs = 0) =>
