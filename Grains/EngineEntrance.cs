@@ -13,10 +13,10 @@ public sealed class EngineEntrance(VerificationEngine engine, OrleansVerdictSink
     public VerificationEngine Engine => engine;
 
     /// <summary>As <see cref="VerificationEngine.Enqueue"/>; the session's verdicts go to <paramref name="verdictRelay"/> when given.</summary>
-    public EnqueueStatus Enqueue(VerifyRequest request, SessionSetup? setup, string? verdictRelay)
+    public EnqueueStatus Enqueue(VerifyRequest request, SessionSetup? setup, string? verdictRelay, System.Diagnostics.ActivityContext trace = default)
     {
         if (verdictRelay is not null) verdicts.Route(request.SessionId, verdictRelay);
-        return engine.Enqueue(request, setup);
+        return engine.Enqueue(request, setup, trace);
     }
 
     /// <summary>Forgets the session in the engine and its route.</summary>

@@ -21,7 +21,7 @@ public sealed class VerifierIntakeClient(IGrainFactory grainFactory)
             var intake = factory.GetGrain<IVerifierIntakeGrain>(key);
             return new CallBatcher<IntakeRequest, IntakeResult>(intake.EnqueueAsync);
         }, grainFactory);
-        var pending = batcher.Add(new IntakeRequest(request, setup, verdictRelay));
+        var pending = batcher.Add(new IntakeRequest(request, setup, verdictRelay, System.Diagnostics.Activity.Current?.Id));
         batcher.SendSoon();
         var result = await pending;
         return result.Refusal is { } refusal ? throw new SyneraRequestException(refusal) : result.Status;

@@ -24,10 +24,12 @@ public sealed class VerifierIntakeGrain(EngineEntrance entrance, ILocalSiloDetai
         var results = new IntakeResult[requests.Length];
         for (int i = 0; i < requests.Length; i++)
         {
-            var (request, setup, relay) = requests[i];
+            var (request, setup, relay, traceParent) = requests[i];
             try
             {
-                results[i] = new IntakeResult(entrance.Enqueue(request, setup, relay));
+                // Each span joins the trace of the call that sent it, not the batch call's.
+                var trace = traceParent is not null && System.Diagnostics.ActivityContext.TryParse(traceParent, null, out var context) ? context : default;
+                results[i] = new IntakeResult(entrance.Enqueue(request, setup, relay, trace));
             }
             catch (SyneraRequestException e)
             {

@@ -49,8 +49,9 @@ public sealed class VerificationEngine : IDisposable
 
     public VerifierLoad CurrentLoad => new(scheduler.NumWaiting, Load.P99Ms, Load.MeanStepMs, runner.KvCache.UsedBytes, Load.LoadFactor, NumSessions);
 
-    /// <summary>Queues a request (any thread). A <paramref name="setup"/> (re)initialises the session.</summary>
-    public EnqueueStatus Enqueue(VerifyRequest request, SessionSetup? setup)
+    /// <summary>Queues a request (any thread). A <paramref name="setup"/> (re)initialises the session. Its <c>verify</c>
+    /// activity joins <paramref name="trace"/> when given (a span that came in a batch), else the caller's current one.</summary>
+    public EnqueueStatus Enqueue(VerifyRequest request, SessionSetup? setup, ActivityContext trace = default)
     {
         // The engine is shared by every session on this silo: a malformed request must fail here, on its own, and never
         // reach a batch (one out-of-vocabulary id would fail the forward pass for every session in it).
@@ -71,7 +72,7 @@ public sealed class VerificationEngine : IDisposable
             if (!sessions.TryGetValue(request.SessionId, out var session)) return EnqueueStatus.NeedsHistory;
             session.LastActive = Stopwatch.GetTimestamp();
             if (request.Epoch != session.Epoch || request.StartPosition != session.QueuedEnd) return EnqueueStatus.Stale;
-            if (!scheduler.TryAdd(new EngineRequest(request, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { Parent = Activity.Current?.Context ?? default }))
+            if (!scheduler.TryAdd(new EngineRequest(request, Stopwatch.GetTimestamp(), session.LatencyTargetMs) { Parent = trace != default ? trace : Activity.Current?.Context ?? default }))
                 return EnqueueStatus.Overloaded;
             session.QueuedEnd = request.StartPosition + request.NumTokens;
         }

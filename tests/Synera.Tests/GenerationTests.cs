@@ -160,4 +160,19 @@ public class GenerationTests(ShippedClusterFixture fixture)
         Assert.True(result.Stats.NumRefusedOffloads > 0);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
     }
+
+    /// <summary>`generate --telemetry` shows a verified span's path: the device's span, the session grain's call, the
+    /// engine's verify and the verdict's way back, one trace, spans sent through the verifier's intake included.</summary>
+    [Fact]
+    public async Task AVerifiedSpansTraceReachesTheEngine()
+    {
+        using var recorder = new Synera.Cli.Telemetry.TelemetryRecorder();
+        await Generate("What is 123+456?", Greedy(GenerationMode.Synera, 1));
+        await Task.Delay(200);
+        var trace = recorder.SpanTrace();
+        Assert.NotNull(trace);
+        Assert.Contains("Synera.Device: span", trace);
+        Assert.Contains("Synera.Verifier: verify", trace);
+        Assert.Contains("Synera.Verifier: verdict", trace);
+    }
 }
