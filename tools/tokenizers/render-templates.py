@@ -44,7 +44,7 @@ def conversations(seed):
         convs.append((msgs, (i // 2) % 2 == 0))
     return convs
 
-for name in sorted(os.listdir(fixtures)):
+for name in sorted(d for d in os.listdir(fixtures) if os.path.isdir(os.path.join(fixtures, d))):
     config = json.load(open(os.path.join(fixtures, name, "tokenizer_config.json"), encoding="utf-8"))
     source = config["chat_template"]
     template = environment().from_string(source)
