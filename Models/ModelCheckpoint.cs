@@ -48,6 +48,11 @@ public static class ModelCheckpoint
         return (model, tokenizer);
     }
 
+    /// <summary>The dtype <paramref name="name"/> means for the model in <paramref name="dir"/> on <paramref name="device"/>
+    /// (<c>auto</c> consults the checkpoint's <c>torch_dtype</c>).</summary>
+    public static ScalarType ResolveDtype(string dir, string name, Device device) =>
+        DTypes.Resolve(name, device, TransformerConfig.Load(Path.Combine(dir, ConfigFile)).TorchDtype);
+
     /// <summary>The folder's tokenizer with every stop token of the model (<see cref="SyneraTokenizer.LoadForModel"/>).</summary>
     public static SyneraTokenizer LoadTokenizer(string dir) => SyneraTokenizer.LoadForModel(dir);
 

@@ -32,7 +32,7 @@ public sealed class JinjaChatTemplate : IChatTemplate
     {
         Source = source;
         foreach (var key in new[] { "bos_token", "eos_token", "unk_token", "pad_token" })
-            if (config[key] switch { JsonValue v => v.GetValue<string>(), JsonObject o => o["content"]?.GetValue<string>(), _ => null } is string token)
+            if (SyneraTokenizer.SpecialName(config[key]) is string token)
                 specialTokens[key] = token;
         engine = new Engine(options => options.LimitRecursion(512).TimeoutInterval(TimeSpan.FromSeconds(10)));
         engine.Execute("var module = { exports: {} }; var exports = module.exports;");

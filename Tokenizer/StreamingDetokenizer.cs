@@ -15,8 +15,7 @@ public sealed class StreamingDetokenizer(SyneraTokenizer tokenizer)
     public string Add(int id)
     {
         ids.Add(id);
-        var prefix = tokenizer.Decode(ids.Skip(prefixOffset).Take(readOffset - prefixOffset));
-        var full = tokenizer.Decode(ids.Skip(prefixOffset));
+        var (prefix, full) = Window();
         if (full.Length <= prefix.Length || full.EndsWith('\uFFFD')) return "";
         prefixOffset = readOffset;
         readOffset = ids.Count;
@@ -26,9 +25,12 @@ public sealed class StreamingDetokenizer(SyneraTokenizer tokenizer)
     /// <summary>What is still held back (e.g. an answer that ends in an invalid byte sequence).</summary>
     public string Flush()
     {
-        var prefix = tokenizer.Decode(ids.Skip(prefixOffset).Take(readOffset - prefixOffset));
-        var full = tokenizer.Decode(ids.Skip(prefixOffset));
+        var (prefix, full) = Window();
         prefixOffset = readOffset = ids.Count;
         return full.Length > prefix.Length ? full[prefix.Length..] : "";
     }
+
+    /// <summary>The text emitted last (from the window's start to the read point) and the window's whole text.</summary>
+    private (string Prefix, string Full) Window() =>
+        (tokenizer.Decode(ids.Skip(prefixOffset).Take(readOffset - prefixOffset)), tokenizer.Decode(ids.Skip(prefixOffset)));
 }

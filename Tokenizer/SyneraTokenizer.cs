@@ -49,7 +49,6 @@ public sealed class SyneraTokenizer
         // BOS/EOS: tokenizer_config.json names them; the shipped pair has none and uses <bos>/<eos>.
         int Id(string? token) => token is not null && TokenId(token) is int id ? id : -1;
         BosId = config is null ? Id(BosToken) : Id(SpecialName(config["bos_token"]));
-        AddBos = config is null ? BosId >= 0 : config["add_bos_token"]?.GetValue<bool>() ?? false;
         eosIds = [];
         if ((config is null ? Id(EosToken) : Id(SpecialName(config["eos_token"]))) is >= 0 and var eos) eosIds.Add(eos);
         PadId = config is null ? Math.Max(Id(PadToken), 0) : Id(SpecialName(config["pad_token"]));
@@ -60,8 +59,6 @@ public sealed class SyneraTokenizer
     /// <summary>Rows the vocabulary needs (highest id + 1); a model may have more (padded) logit rows.</summary>
     public int VocabSize { get; }
     public int BosId { get; }
-    /// <summary>Whether plain text is encoded with BOS first (<c>add_bos_token</c>); chat templates write it themselves.</summary>
-    public bool AddBos { get; }
     public int PadId { get; }
     /// <summary>The first stop token (the tokenizer's own EOS), or −1.</summary>
     public int EosId => eosIds.Count == 0 ? -1 : eosIds.Min();
@@ -227,7 +224,8 @@ public sealed class SyneraTokenizer
         _ => null,
     };
 
-    private static string? SpecialName(JsonNode? node) => node switch
+    /// <summary>A special token named in tokenizer_config.json: a string, or an added-token object with its content.</summary>
+    internal static string? SpecialName(JsonNode? node) => node switch
     {
         JsonValue v => v.GetValue<string>(),
         JsonObject o => o["content"]?.GetValue<string>(),

@@ -104,7 +104,7 @@ public static class SyneraSiloBuilderExtensions
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<VerificationEngine>();
         if (o.Threads > 0) TorchSharp.torch.set_num_threads(o.Threads);
         var device = TorchModelRunner.SelectDevice(o.Device);
-        var dtype = DTypes.Resolve(o.Dtype, device, TransformerConfig.Load(Path.Combine(o.ModelPath, ModelCheckpoint.ConfigFile)).TorchDtype);
+        var dtype = ModelCheckpoint.ResolveDtype(o.ModelPath, o.Dtype, device);
         var load = System.Diagnostics.Stopwatch.StartNew();
         var (model, tokenizer) = ModelCheckpoint.Load(o.ModelPath, device, dtype);
         logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters, {Dtype}) on {Device} in {Seconds:F1} s",

@@ -38,17 +38,19 @@ public static class DraftBenchmark
         var files = DraftModelFiles.Find(dir);
         using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(files.ModelPath, options);
-        int layers = session.InputMetadata.Keys.Count(k => k.StartsWith("past_key_values.") && k.EndsWith(".key"));
-        var kv = session.InputMetadata["past_key_values.0.key"];
+        // The same I/O names the device's runner uses (Optimum's, or those genai_config.json gives).
+        int layers = 0;
+        while (session.InputMetadata.ContainsKey(DraftModelFiles.Layer(files.PastKey, layers))) layers++;
+        var kv = session.InputMetadata[DraftModelFiles.Layer(files.PastKey, 0)];
         bool half = kv.ElementDataType == TensorElementType.Float16;
         var outputNames = new List<string> { files.Logits };
-        for (int l = 0; l < layers; l++) { outputNames.Add($"present.{l}.key"); outputNames.Add($"present.{l}.value"); }
+        for (int l = 0; l < layers; l++) { outputNames.Add(DraftModelFiles.Layer(files.PresentKey, l)); outputNames.Add(DraftModelFiles.Layer(files.PresentValue, l)); }
         IDisposableReadOnlyCollection<OrtValue>? previous = null;
         int past = 0;
         int Step(int[] input)
         {
             int T = input.Length;
-            var names = new List<string> { "input_ids", "attention_mask", "position_ids" };
+            var names = new List<string> { files.InputIds, files.AttentionMask, files.PositionIds };
             var values = new List<OrtValue>
             {
                 OrtValue.CreateTensorValueFromMemory(input.Select(i => (long)i).ToArray(), [1, T]),
@@ -58,7 +60,7 @@ public static class DraftBenchmark
             for (int l = 0; l < layers; l++)
                 foreach (var part in new[] { "key", "value" })
                 {
-                    names.Add($"past_key_values.{l}.{part}");
+                    names.Add(DraftModelFiles.Layer(part == "value" ? files.PastValue : files.PastKey, l));
                     values.Add(previous is not null ? previous[1 + 2 * l + (part == "value" ? 1 : 0)]
                         : half ? OrtValue.CreateTensorValueFromMemory(Array.Empty<Float16>(), [1, kv.Dimensions[1], 0, kv.Dimensions[3]])
                                : OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [1, kv.Dimensions[1], 0, kv.Dimensions[3]]));

@@ -36,7 +36,7 @@ public sealed class VerifierBenchmark(string modelDir, TimeSpan duration, Device
     {
         var options = new VerifierOptions { ModelPath = modelDir };
         configure?.Invoke(options);
-        var dtype = DTypes.Resolve(options.Dtype, device, TransformerConfig.Load(Path.Combine(modelDir, ModelCheckpoint.ConfigFile)).TorchDtype);
+        var dtype = ModelCheckpoint.ResolveDtype(modelDir, options.Dtype, device);
         var (model, tokenizer) = ModelCheckpoint.Load(modelDir, device, dtype);
         return (model, tokenizer, options);
     }

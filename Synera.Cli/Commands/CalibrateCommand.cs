@@ -42,7 +42,7 @@ public static class CalibrateCommand
             TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
             var (draftDir, targetDir) = (models.DraftDir(parse), models.TargetDir(parse));
             var torchDevice = DeviceOption.Resolve(parse, device);
-            var dtype = DTypes.Resolve(parse.GetValue(models.Dtype)!, torchDevice, TransformerConfig.Load(Path.Combine(targetDir, ModelCheckpoint.ConfigFile)).TorchDtype);
+            var dtype = ModelCheckpoint.ResolveDtype(targetDir, parse.GetValue(models.Dtype)!, torchDevice);
             var (runner, draftTokenizer) = OnnxDraftRunner.Open(draftDir);
             using var _ = runner;
             var (model, tokenizer) = ModelCheckpoint.Load(targetDir, torchDevice, dtype);

@@ -60,7 +60,7 @@ public static class ModelsCommand
         {
             var dir = models.TargetDir(parse);
             var torchDevice = DeviceOption.Resolve(parse, device);
-            var dtype = DTypes.Resolve(parse.GetValue(models.Dtype)!, torchDevice, TransformerConfig.Load(Path.Combine(dir, ModelCheckpoint.ConfigFile)).TorchDtype);
+            var dtype = ModelCheckpoint.ResolveDtype(dir, parse.GetValue(models.Dtype)!, torchDevice);
             var (before, _) = Bench.ProcessMemory.Read();
             var clock = Stopwatch.StartNew();
             var (model, tokenizer) = ModelCheckpoint.Load(dir, torchDevice, dtype);
