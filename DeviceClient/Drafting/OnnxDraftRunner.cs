@@ -29,6 +29,10 @@ public sealed class OnnxDraftRunner : IDisposable
     private readonly bool float16Logits;
     private readonly float[] lastRow;
     private readonly int threads;
+    // The context the caller has run, token by token, and each prefix's replay key. The K/V cache holds a prefix of it:
+    // all of it, unless a replay answered a forward without running the model.
+    private readonly List<int> context = [];
+    private readonly List<ContextKey> keys = [];
 
     /// <param name="modelPath">An .onnx file, or a model folder (<see cref="DraftModelFiles.Find"/>).</param>
     /// <param name="maxLength">Positions the device cache holds; 0: the model's context (genai_config.json or config.json),
@@ -82,7 +86,7 @@ public sealed class OnnxDraftRunner : IDisposable
     /// weights are not loaded a second time.</summary>
     private OnnxDraftRunner(OnnxDraftRunner owner)
     {
-        session = owner.session; ownsSession = false; files = owner.files; threads = owner.threads;
+        session = owner.session; ownsSession = false; files = owner.files; threads = owner.threads; Replay = owner.Replay;
         (NumLayers, NumKvHeads, HeadDim, KvElementType, NumLogits, VocabSize, MaxLength) =
             (owner.NumLayers, owner.NumKvHeads, owner.HeadDim, owner.KvElementType, owner.NumLogits, owner.VocabSize, owner.MaxLength);
         (float16Logits, hasPositionIds, hasCacheBranch) = (owner.float16Logits, owner.hasPositionIds, owner.hasCacheBranch);
@@ -112,19 +116,39 @@ public sealed class OnnxDraftRunner : IDisposable
     public DeviceKvCache Cache { get; }
     public string ModelPath => files.ModelPath;
 
-    /// <summary>Tokens whose K/V are cached.</summary>
-    public int Length => Cache.Length;
+    /// <summary>Tokens run so far (the context the next forward continues).</summary>
+    public int Length => context.Count;
+
+    /// <summary>When set, forwards are kept in (and, while it replays, answered from) this store; siblings made after
+    /// share it. See <see cref="DraftReplayStore"/>.</summary>
+    public DraftReplayStore? Replay { get; set; }
 
     /// <summary>Runs <paramref name="tokens"/> after the cached prefix; returns the logits of the last token.</summary>
     public ReadOnlySpan<float> Forward(ReadOnlySpan<int> tokens)
     {
         Check(tokens);
-        for (int start = 0; start < tokens.Length; start += MaxChunkTokens)
-        {
-            int count = Math.Min(MaxChunkTokens, tokens.Length - start);
-            RunChunk(tokens.Slice(start, count), start + count == tokens.Length ? count - 1 : -1, null, 0);
-        }
+        Append(tokens);
+        if (Replay?.TryReplay(keys[^1], lastRow) == true) return lastRow;
+        RunPending(context.Count, keepLastRow: true);
+        Replay?.Keep(keys[^1], lastRow);
         return lastRow;
+    }
+
+    private void Append(ReadOnlySpan<int> tokens)
+    {
+        var key = keys.Count == 0 ? ContextKey.Empty : keys[^1];
+        foreach (var t in tokens) { context.Add(t); keys.Add(key = key.Append(t)); }
+    }
+
+    /// <summary>Runs the model over the context's positions the K/V cache lacks, up to <paramref name="end"/>.</summary>
+    private void RunPending(int end, bool keepLastRow)
+    {
+        var pending = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(context)[Cache.Length..end];
+        for (int start = 0; start < pending.Length; start += MaxChunkTokens)
+        {
+            int count = Math.Min(MaxChunkTokens, pending.Length - start);
+            RunChunk(pending.Slice(start, count), keepLastRow && start + count == pending.Length ? count - 1 : -1, null, 0);
+        }
     }
 
     /// <summary>Runs <paramref name="tokens"/> and returns every position's logits, row-major (tokens × vocab):
@@ -132,6 +156,8 @@ public sealed class OnnxDraftRunner : IDisposable
     public float[] ForwardAllRows(ReadOnlySpan<int> tokens)
     {
         Check(tokens);
+        RunPending(context.Count, keepLastRow: false);   // after replayed forwards, the cache catches up first
+        Append(tokens);
         var rows = new float[(long)tokens.Length * VocabSize];
         for (int start = 0; start < tokens.Length; start += MaxChunkTokens)
         {
@@ -144,8 +170,8 @@ public sealed class OnnxDraftRunner : IDisposable
     private void Check(ReadOnlySpan<int> tokens)
     {
         if (tokens.Length == 0) throw new ArgumentException("no tokens to run", nameof(tokens));
-        if (Cache.Length + tokens.Length > MaxLength)
-            throw new InvalidOperationException($"sequence of {Cache.Length + tokens.Length} tokens exceeds the draft runner's window of {MaxLength}");
+        if (Length + tokens.Length > MaxLength)
+            throw new InvalidOperationException($"sequence of {Length + tokens.Length} tokens exceeds the draft runner's window of {MaxLength}");
         foreach (var t in tokens)
             if ((uint)t >= (uint)VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} outside the vocabulary [0, {VocabSize})");
     }
@@ -210,10 +236,31 @@ public sealed class OnnxDraftRunner : IDisposable
     /// <summary>A second runner of the same model, with a cache of its own (the device's runner-up branch).</summary>
     public OnnxDraftRunner CreateSibling() => new(this);
 
-    /// <summary>Rolls the cache back to the first <paramref name="length"/> tokens.</summary>
-    public void Truncate(int length) => Cache.Truncate(length);
+    /// <summary>Rolls the context (and the cache) back to the first <paramref name="length"/> tokens.</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"cannot truncate a context of {Length} tokens to {length}");
+        context.RemoveRange(length, context.Count - length);
+        keys.RemoveRange(length, keys.Count - length);
+        Cache.Truncate(Math.Min(Cache.Length, length));
+    }
 
-    public void Reset() => Cache.Clear();
+    public void Reset()
+    {
+        context.Clear();
+        keys.Clear();
+        Cache.Clear();
+    }
+
+    /// <summary>Becomes a copy of <paramref name="other"/>'s first <paramref name="length"/> tokens, K/V included (a
+    /// sibling's branch taken over, or a branch started from the main context).</summary>
+    public void CopyFrom(OnnxDraftRunner other, int length)
+    {
+        if (length < 0 || length > other.Length) throw new ArgumentOutOfRangeException(nameof(length));
+        context.Clear(); context.AddRange(other.context.Take(length));
+        keys.Clear(); keys.AddRange(other.keys.Take(length));
+        Cache.CopyFrom(other.Cache, Math.Min(length, other.Cache.Length));
+    }
 
     public void Dispose()
     {

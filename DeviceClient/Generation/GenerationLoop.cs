@@ -350,7 +350,7 @@ internal sealed class GenerationLoop
     /// <summary>Opens the runner-up branch at <paramref name="position"/>: the branch's cache is the main cache's prefix.</summary>
     private void StartBranch(int position, int runnerUp)
     {
-        branchRunner!.Cache.CopyFrom(runner.Cache, position);   // the main runner has not run the flagged token yet
+        branchRunner!.CopyFrom(runner, position);   // the main runner has not run the flagged token yet
         oneToken[0] = runnerUp;
         branch = new Branch(position, runnerUp, branchRunner.Forward(oneToken).ToArray());
         numBranchSteps++;
@@ -385,7 +385,7 @@ internal sealed class GenerationLoop
     /// continuation join as drafts; when it drafted fewer, its cache covers part of the continuation and the rest is run next step.</summary>
     private void AdoptBranch(Branch b, int skip)
     {
-        runner.Cache.CopyFrom(branchRunner!.Cache, branchRunner.Length);
+        runner.CopyFrom(branchRunner!, branchRunner!.Length);
         bool anyFlagged = false;
         for (int k = skip; k < b.Tokens.Count && !DraftingStopped; k++) anyFlagged |= AddDraft(b.Tokens[k], b.Probabilities[k]);
         if (runner.Length != tokens.Count) RewindDraftCache();   // stopped early: the cache may run ahead of the tokens

@@ -109,14 +109,24 @@ public static class SyneraSiloBuilderExtensions
         var (model, tokenizer) = ModelCheckpoint.Load(o.ModelPath, device, dtype);
         logger.LogInformation("Verifier loaded {Model} ({Parameters:N0} parameters, {Dtype}) on {Device} in {Seconds:F1} s",
             o.ModelPath, model.Config.NumParameters, dtype.Name(), device.type, load.Elapsed.TotalSeconds);
-        var runner = new TorchModelRunner(model, device, o.KvCacheBudgetBytes, Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens,
+        var torchRunner = new TorchModelRunner(model, device, o.KvCacheBudgetBytes, Path.GetFileName(Path.GetFullPath(o.ModelPath).TrimEnd('/')), o.MaxSpanTokens,
             tokenizer, o.MaxContextTokens);
-        var kv = runner.KvCache.Layout;
+        var kv = torchRunner.KvCache.Layout;
         logger.LogInformation("KV cache: {Bytes:N0} bytes per token, {Context} tokens per session, {Sessions} sessions in {Budget:N0} bytes",
-            kv.BytesPerPosition, kv.Positions, runner.KvCache.MaxSessions, o.KvCacheBudgetBytes);
+            kv.BytesPerPosition, kv.Positions, torchRunner.KvCache.MaxSessions, o.KvCacheBudgetBytes);
         var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        runner.WarmUp(o.MaxTokensPerStep);
+        torchRunner.WarmUp(o.MaxTokensPerStep);
         logger.LogInformation("Verifier warmed up in {Ms:F0} ms (a full step of {Tokens} tokens, prefill and continuation)", warmUp.Elapsed.TotalMilliseconds, o.MaxTokensPerStep);
+        IVerifierModelRunner runner = torchRunner;
+        if (!string.IsNullOrEmpty(o.CostModel))
+        {
+            var cost = StepCostModel.Load(o.CostModel);
+            runner = new CostModelledRunner(torchRunner, cost, o.TimeScale);
+            // The load controller's target is a latency: under a time scale it stretches like every other clock.
+            o.TargetP99Ms *= o.TimeScale;
+            logger.LogWarning("Verifier steps timed by the cost model {CostModel} ({Hardware}, {Model} layers × {Hidden}) at {Scale}× time: a projection, not this machine's speed",
+                cost.Name, cost.Hardware.Name, cost.Model.NumLayers, cost.Model.HiddenSize, o.TimeScale);
+        }
         var engine = new VerificationEngine(runner, new ContinuousBatchScheduler(o), o, services.GetRequiredService<OrleansVerdictSink>(),
             logger, new VerifierMetrics(services.GetService<IMeterFactory>()));
         engine.Start();

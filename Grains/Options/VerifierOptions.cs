@@ -26,6 +26,17 @@ public sealed class VerifierOptions
     /// <summary><c>auto</c> (cuda when available), <c>cuda</c> or <c>cpu</c>.</summary>
     public string Device { get; set; } = "auto";
 
+    /// <summary>
+    /// A step cost model file (<c>models/cost/*.json</c>): every engine step then takes the time the model gives for the
+    /// hardware and model it describes (× <see cref="TimeScale"/>), while the real model still decides every verdict. For
+    /// capacity projections of hardware this machine does not have; empty (the default) for real serving.
+    /// </summary>
+    public string? CostModel { get; set; }
+
+    /// <summary>With a <see cref="CostModel"/>: how many times slower than the modelled hardware the cluster's clocks run
+    /// (1 = real time). The verifier's latency target is scaled with it.</summary>
+    public double TimeScale { get; set; } = 1;
+
     /// <summary>TorchSharp intra-op threads (0 = all cores).</summary>
     public int Threads { get; set; }
 
@@ -105,6 +116,8 @@ public sealed class VerifierOptionsValidator : IValidateOptions<VerifierOptions>
         if (o.MaxContextTokens < 0) errors.Add($"{nameof(o.MaxContextTokens)} must be 0 (the model's) or positive");
         if (o.Dtype.ToLowerInvariant() is not ("auto" or "float32" or "fp32" or "bfloat16" or "bf16" or "float16" or "fp16" or "half"))
             errors.Add($"{nameof(o.Dtype)} must be auto, float32, bfloat16 or float16, not '{o.Dtype}'");
+        if (!(o.TimeScale >= 1) || double.IsInfinity(o.TimeScale)) errors.Add($"{nameof(o.TimeScale)} must be 1 or more, not {o.TimeScale}");
+        if (!string.IsNullOrEmpty(o.CostModel) && !File.Exists(o.CostModel)) errors.Add($"{nameof(o.CostModel)}: no file {o.CostModel}");
         if (o.SessionIdleTimeout <= TimeSpan.Zero) errors.Add($"{nameof(o.SessionIdleTimeout)} must be positive");
         if (o.InFlightCheckPeriod <= TimeSpan.Zero) errors.Add($"{nameof(o.InFlightCheckPeriod)} must be positive");
         if (o.Device is not ("auto" or "cpu" or "cuda")) errors.Add($"{nameof(o.Device)} must be auto, cpu or cuda, not '{o.Device}'");

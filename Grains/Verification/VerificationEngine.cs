@@ -47,7 +47,8 @@ public sealed class VerificationEngine : IDisposable
     /// <summary>Sessions the engine holds now.</summary>
     public int NumSessions { get { lock (gate) return sessions.Count; } }
 
-    public VerifierLoad CurrentLoad => new(scheduler.NumWaiting, Load.P99Ms, Load.MeanStepMs, runner.KvCache.UsedBytes, Load.LoadFactor, NumSessions);
+    public VerifierLoad CurrentLoad => new(scheduler.NumWaiting, Load.P99Ms, Load.MeanStepMs, runner.KvCache.UsedBytes, Load.LoadFactor, NumSessions,
+        Stats.ComputeMs, Stats.NumSteps, Stats.ProcessedTokens, (runner as CostModelledRunner)?.NumOverruns ?? 0);
 
     /// <summary>Queues a request (any thread). A <paramref name="setup"/> (re)initialises the session. Its <c>verify</c>
     /// activity joins <paramref name="trace"/> when given (a span that came in a batch), else the caller's current one.</summary>

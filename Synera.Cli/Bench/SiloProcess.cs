@@ -22,13 +22,16 @@ public sealed class SiloProcess : IDisposable
     /// which took a third of a core per silo for the first minute here.</param>
     /// <param name="modelPath">The target model a verifier silo serves (default: the shipped one).</param>
     public static SiloProcess Start(string role, string redis, int siloPort, int gatewayPort, int threads, string logPath, double probeTimeoutSeconds = 1,
-        bool steadyState = false, string? modelPath = null)
+        bool steadyState = false, string? modelPath = null, string? cpus = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = typeof(SiloProcess).Assembly.Location;
-        var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
+        // Pinned with taskset from its first instruction, so every thread the runtime makes inherits the cores.
+        var info = new ProcessStartInfo(cpus is null ? Environment.ProcessPath ?? "dotnet" : "taskset")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        if (cpus is not null) { info.ArgumentList.Add("-c"); info.ArgumentList.Add(cpus); info.ArgumentList.Add(Environment.ProcessPath ?? "dotnet"); }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         foreach (var a in new[] { dll, "silo", "--role", role, "--redis", redis, "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString(),
                      "--threads", threads.ToString(), "--probe-timeout", probeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);

@@ -103,6 +103,8 @@ public static class BenchCommand
         bench.Subcommands.Add(Failover(output));
         bench.Subcommands.Add(Scale(output));
         bench.Subcommands.Add(Sampling(output));
+        bench.Subcommands.Add(CapacityCommands.CostFit());
+        bench.Subcommands.Add(CapacityCommands.Capacity(output));
         var markdown = new Option<string?>("--markdown") { Description = "write the benchmarks page (e.g. docs/benchmarks.md) from the result files its manifest lists, instead of re-drawing a grid" };
         var manifest = new Option<string?>("--manifest") { Description = $"the measurements' manifest (default: docs/measurements/{BenchmarksPage.ManifestFile})" };
         var report = new Command("report", "Re-draw the grid's plots, CSV and summary.md from its results.json in --out; or, with --markdown, write the benchmarks page") { output, markdown, manifest };
