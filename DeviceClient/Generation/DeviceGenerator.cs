@@ -157,18 +157,22 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             if (subscription is not null)
                 try { await subscription.UnsubscribeAsync().WaitAsync(CloseTimeout); } catch (Exception) { }
             subscription = null;
+            // An open that timed out may still complete: tell the session it is over, without waiting on it.
+            _ = Task.Run(async () => { try { await session.CloseAsync().WaitAsync(CloseTimeout); } catch (Exception) { } });
             options = options with { Mode = GenerationMode.Slm };
         }
 
         async Task OpenAsync()
         {
             var stream = client.GetStreamProvider(SyneraNames.StreamProvider).GetStream<Verdict>(StreamId.Create(SyneraNames.VerdictNamespace, sessionId));
-            subscription = await stream.SubscribeAsync((v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; });
+            subscription = await SubscribeAsync(stream, (v, _) => { link.Downlink(new VerdictArrived(v), v.WireBytes); return Task.CompletedTask; }, options.StallTimeout, cancellation);
             await link.UplinkAsync(16 + 4 * promptIds.Length, cancellation);
             // spec and the oracle verify every token by design: their sessions run at budget 1.
             bool verifiesAll = options.Mode is GenerationMode.Spec or GenerationMode.Oracle || options.FixedThreshold is not null;
             var budget = verifiesAll ? OffloadBudget.Full : new OffloadBudget(options.Budget, options.MaxBytesPerSecond);
-            var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier, options.TopP, options.TopK, options.SamplingRule), promptIds);
+            // Bounded like the subscription: a session grain that cannot be reached in time leaves this answer to the SLM.
+            var info = await session.OpenAsync(new SessionOptions(budget, options.LatencyTargetMs, options.Temperature, options.Seed, options.Tier, options.TopP, options.TopK, options.SamplingRule), promptIds)
+                .WaitAsync(OpenTimeout(options), cancellation);
             epoch = info.Epoch; maxSpan = info.Model.MaxSpanTokens; maxSequence = info.Model.MaxSequenceLength;
             // A registered device's record caps its budget and uplink: plan with what the cloud granted, not what was asked.
             if (info.Granted is { } granted && !verifiesAll)
@@ -283,6 +287,38 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             TimeToFirstTokenMs = Math.Max(0, first), TotalMs = clock.Elapsed.TotalMilliseconds, InterTokenMs = interToken,
         };
         return new GenerationResult(tokenizer.Decode(output), output, stats);
+    }
+
+    /// <summary>How long opening a session may take before the device answers with its SLM: a few stall timeouts, far
+    /// under Orleans' 30 s response timeout, which a call to an unreachable (not yet dead) silo would otherwise wait out.</summary>
+    private static TimeSpan OpenTimeout(GenerationOptions options) => 3 * options.StallTimeout;
+
+    /// <summary>
+    /// Subscribes to the session's verdict stream, each attempt bounded by <paramref name="attemptTimeout"/>, three attempts:
+    /// a rendezvous call that hangs on an unreachable silo is abandoned and retried (the retry is routed again, to the live
+    /// silos), and after the last the caller's SLM answers alone. An abandoned attempt that completes late is unsubscribed,
+    /// so no verdict arrives twice.
+    /// </summary>
+    private static async Task<StreamSubscriptionHandle<Verdict>> SubscribeAsync(IAsyncStream<Verdict> stream, Func<Verdict, StreamSequenceToken?, Task> onVerdict,
+        TimeSpan attemptTimeout, CancellationToken cancellation)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var subscribing = stream.SubscribeAsync(onVerdict);
+            try
+            {
+                return await subscribing.WaitAsync(attemptTimeout, cancellation);
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+                _ = subscribing.ContinueWith(t => t.Result.UnsubscribeAsync(), TaskContinuationOptions.OnlyOnRanToCompletion);
+            }
+            catch (TimeoutException)
+            {
+                _ = subscribing.ContinueWith(t => t.Result.UnsubscribeAsync(), TaskContinuationOptions.OnlyOnRanToCompletion);
+                throw new TimeoutException($"subscribing to the session's verdicts did not complete in {attempt} attempts of {attemptTimeout.TotalSeconds:F1} s");
+            }
+        }
     }
 
     private OnnxDraftRunner? branchRunner;   // the runner-up branch's second SLM runner, made on first use

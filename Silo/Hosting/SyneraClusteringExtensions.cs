@@ -20,7 +20,8 @@ namespace Synera.Silo.Hosting;
 /// <c>SiloPort</c>, <c>GatewayPort</c>, <c>PrimarySiloPort</c> (localhost), <c>AdvertisedAddress</c> (redis: the IP or host
 /// name other machines reach this silo at; default loopback), <c>ClusterId</c>.
 /// Session state and stream subscriptions go to Redis in redis mode, to memory otherwise. In redis mode
-/// <c>ProbeTimeout</c> and <c>NumMissedProbesLimit</c> tune how fast a dead silo is declared dead.
+/// <c>ProbeTimeout</c> and <c>NumMissedProbesLimit</c> tune how fast a dead silo is declared dead, and the grain
+/// directory is in Redis as well (<c>RedisGrainDirectory</c> = false keeps Orleans' in-cluster one).
 /// </summary>
 public static class SyneraClusteringExtensions
 {
@@ -50,6 +51,13 @@ public static class SyneraClusteringExtensions
                 silo.AddRedisGrainStorage(SyneraNames.SessionStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
                 // Stream subscriptions too: a device's subscription to its verdicts must outlive the silo that held it.
                 silo.AddRedisGrainStorage(SyneraNames.PubSubStorage, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+                // Where each grain lives, in the store too, not in a hash table partitioned over the silos: with Orleans'
+                // in-cluster directory, a grain whose directory partition sat on a verifier host that was cut off (alive, not
+                // yet declared dead) could not be activated or found until membership gave up on that host. A device then
+                // waited out the 30 s response timeout on its verdict stream's rendezvous. The store is what every silo
+                // already depends on; a verifier host adds no dependency.
+                if (section.GetValue("RedisGrainDirectory", true))
+                    silo.UseRedisGrainDirectoryAsDefault(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
                 UseBinaryGrainState(silo);
                 ConfigureFailureDetection(silo, section);
                 // Membership across machines: advertise the address other silos and clients reach this one at

@@ -56,6 +56,8 @@ public static class BenchmarksPage
     private static string Table(List<string> files, JsonObject? first, string pageDir)
     {
         if (first is null) return Grid(files[0], pageDir);
+        if (first.ContainsKey("service_level")) return Capacity(files, pageDir);
+        if (first["fit"] is JsonArray) return CostFit(files);
         if (first["results"] is JsonArray) return Modes(first);
         if (first.ContainsKey("tokens_lost")) return Failover(files);
         if (first.ContainsKey("tok_s_1") && first.ContainsKey("tok_s_2")) return Scale(files);
@@ -77,6 +79,55 @@ public static class BenchmarksPage
             double acc = D(r["Accuracy"]);
             string gap = llm is null || slm is null || D(llm["Accuracy"]) == D(slm["Accuracy"]) ? "—" : F((acc - D(slm["Accuracy"])) / (D(llm["Accuracy"]) - D(slm["Accuracy"])), "F2");
             text.Append($"| {r["Name"]} | {acc:P1} | {D(r["OffloadRatio"]):P1} | {gap} | {F(D(r["TpotMsP50"]), "F1")} | {F(D(r["CloudComputeMsPerToken"]), "F2")} |\n");
+        }
+        return text.ToString();
+    }
+
+    /// <summary><c>bench capacity</c>: each mode's capacity and what its devices and the machine showed at it.</summary>
+    private static string Capacity(List<string> files, string pageDir)
+    {
+        var text = new StringBuilder("| file | verifier | mode | devices served | vs llm | accuracy unloaded | at capacity: devices within SLO | TPOT p90 / reference | TTFT p90 + (ms) | answers differing | verifier core busy | load generator CPU | verifier busy ms per token | modelled steps overrun |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        var notes = new StringBuilder();
+        foreach (var f in files)
+        {
+            var j = JsonNode.Parse(File.ReadAllText(f))!;
+            var results = j["results"]!.AsArray().Select(r => r!.AsObject()).ToList();
+            double llm = results.FirstOrDefault(r => r["Mode"]!.GetValue<string>() == "llm") is { } l ? D(l["Capacity"]) : double.NaN;
+            foreach (var r in results)
+            {
+                int capacity = r["Capacity"]!.GetValue<int>();
+                var at = r["Probes"]!.AsArray().LastOrDefault(p => p!["Devices"]!.GetValue<int>() == capacity);
+                string Cell(Func<JsonNode, string> read) => at is null ? "—" : read(at);
+                text.Append($"| {Path.GetFileName(Path.GetDirectoryName(f))}/{Path.GetFileName(f)} | {j["verifier"]} | {r["Name"]} | {capacity} | {F(capacity / llm, "F2")}× | {D(r["UnloadedAccuracy"]):P1} | ")
+                    .Append(Cell(p => $"{D(p["Attainment"]):P0}")).Append(" | ").Append(Cell(p => F(D(p["TpotRatioP90Median"]), "F2"))).Append(" | ")
+                    .Append(Cell(p => F(D(p["TtftExtraMsP90Median"]), "F0"))).Append(" | ").Append(Cell(p => $"{p["AnswersDiffering"]} of {p["Answers"]}")).Append(" | ")
+                    .Append(Cell(p => $"{D(p["VerifierCpuPercent"]):F0} %")).Append(" | ").Append(Cell(p => $"{D(p["LoadGeneratorCpuPercent"]):F0} %")).Append(" | ")
+                    .Append(Cell(p => F(D(p["VerifierBusyMsPerToken"]), "F3"))).Append(" | ").Append(Cell(p => $"{p["ModelOverruns"]} of {p["VerifierSteps"]}")).Append(" |\n");
+            }
+            if (j["replay"] is JsonObject replay)
+                notes.Append($"- `{Path.GetFileName(Path.GetDirectoryName(f))}`: replayed draft model against the real one on {replay["Examples"]} prompts: {replay["AnswersEqual"]} answers equal, " +
+                             $"offload ratio {D(replay["RealOffloadRatio"]):P2} real, {D(replay["ReplayOffloadRatio"]):P2} replayed; spans {replay["RealSpans"]} and {replay["ReplaySpans"]}; " +
+                             $"{replay["ReplayMisses"]} forwards run for real of {D(replay["ReplayHits"]) + D(replay["ReplayMisses"]):F0}.\n");
+            if (j["cost_per_token_vs_llm"] is JsonObject cost)
+                notes.Append($"- `{Path.GetFileName(Path.GetDirectoryName(f))}`: cloud busy time per generated token against llm's, each at its capacity: " +
+                             string.Join(", ", cost.Select(kv => $"{kv.Key} {F(kv.Value is null ? double.NaN : D(kv.Value), "F2")}")) + ".\n");
+            var png = Path.Combine(Path.GetDirectoryName(f)!, "capacity.png");
+            if (File.Exists(png)) notes.Append($"\n![SLO attainment against devices]({Rel(png, pageDir)})\n");
+        }
+        return text.Append('\n').Append(notes).ToString();
+    }
+
+    /// <summary>A fitted step cost model (<c>bench cost-fit</c>): its rates and how far its steps are from the measured ones.</summary>
+    private static string CostFit(List<string> files)
+    {
+        var text = new StringBuilder("| model | shapes | fitted compute (GFLOP/s) | bandwidth (GB/s) | overhead (ms a step + a sequence) | error median | p90 | max |\n|---|---|---|---|---|---|---|---|\n");
+        foreach (var f in files)
+        {
+            var j = JsonNode.Parse(File.ReadAllText(f))!;
+            var errors = j["fit"]!.AsArray().Select(p => Math.Abs(D(p!["modelledMs"]) - D(p["measuredMs"])) / D(p["measuredMs"])).Order().ToList();
+            var h = j["hardware"]!;
+            text.Append($"| {j["name"]} | {errors.Count} | {D(h["peakTflops"]) * 1e3:F1} | {D(h["memoryGBps"]):F1} | {D(h["stepOverheadMs"]):F2} + {D(h["perSequenceOverheadMs"]):F3} | " +
+                        $"{errors[errors.Count / 2]:P1} | {errors[(int)(0.9 * (errors.Count - 1))]:P1} | {errors[^1]:P1} |\n");
         }
         return text.ToString();
     }

@@ -20,13 +20,14 @@ namespace Synera.Cli.Bench;
 public sealed record ServiceLevel(double TpotFactor = 1.10, double TtftExtraMs = 250, double AccuracyPoints = 1, double DeviceShare = 0.95);
 
 /// <summary>One answer as a device saw it.</summary>
-public sealed record AnsweredPrompt(int Example, string Text, bool Correct, double TtftMs, double TpotMs, double TotalMs, int Tokens, double OffloadRatio, long Spans, bool Fallback);
+public sealed record AnsweredPrompt(int Example, string Text, bool Correct, double TtftMs, double TpotMs, double TotalMs, int Tokens, double OffloadRatio, long Spans, bool Fallback,
+    double VerdictRttMs = double.NaN);
 
 /// <summary>One load level: what the devices got and what the machine spent.</summary>
 public sealed record CapacityProbe(int Devices, int Answers, int AnswersDiffering, double Attainment, double Accuracy, double UnloadedAccuracy, bool Holds,
     double TpotRatioP90Median, double TtftExtraMsP90Median, int Fallbacks, double VerifierCpuPercent, double LoadGeneratorCpuPercent,
     double VerifierBusyMsPerToken, double VerifierCoreMsPerToken, long Tokens, double TokensPerSecond, long ReplayHits, long ReplayMisses,
-    long ModelOverruns, long VerifierSteps, double WindowSeconds);
+    long ModelOverruns, long VerifierSteps, double WindowSeconds, double VerdictRttMsP50 = double.NaN, double UnloadedVerdictRttMsP50 = double.NaN);
 
 /// <summary>A mode's capacity: its unloaded answers, its probes and the most devices served.</summary>
 public sealed record CapacityResult(string Name, string Mode, double Budget, int Capacity, double UnloadedAccuracy, double UnloadedTpotMsP50,
@@ -113,7 +114,7 @@ public sealed class CapacityBenchmark(string draftDir, string? targetDir, string
                 var probe = await ProbeAsync(client.Client, owner, tokenizer, board, verifier, frontend, name, devices, options, examples, unloaded, replay, cancellation);
                 result.Probes.Add(probe);
                 report($"  {name} × {devices}: {probe.Attainment:P0} of devices within the service level, accuracy {probe.Accuracy:P1} (unloaded {probe.UnloadedAccuracy:P1}, {probe.AnswersDiffering}/{probe.Answers} answers differ), " +
-                       $"TPOT ratio p90 {probe.TpotRatioP90Median:F2}, TTFT +{probe.TtftExtraMsP90Median:F0} ms; verifier {probe.VerifierCpuPercent:F0} % of its core, " +
+                       $"TPOT ratio p90 {probe.TpotRatioP90Median:F2}, TTFT +{probe.TtftExtraMsP90Median:F0} ms, verdict round trip {probe.VerdictRttMsP50:F0} ms (unloaded {probe.UnloadedVerdictRttMsP50:F0}); verifier {probe.VerifierCpuPercent:F0} % of its core, " +
                        $"load generator {probe.LoadGeneratorCpuPercent:F0} % of its; {probe.Tokens} tokens, {probe.ReplayMisses} replay misses, {probe.ModelOverruns} overruns → {(probe.Holds ? "served" : "NOT served")}");
                 return probe.Holds;
             }
@@ -162,7 +163,8 @@ public sealed class CapacityBenchmark(string draftDir, string? targetDir, string
 
     private AnsweredPrompt Answer(int example, GenerationResult r, TaskExample ex) =>
         new(example, r.Text, r.Text.Trim() == ex.Answer.Trim(), r.Stats.TimeToFirstTokenMs / timeScale, r.Stats.TimePerOutputTokenMs / timeScale, r.Stats.TotalMs / timeScale, r.Stats.NumTokens,
-            r.Stats.OffloadRatio, r.Stats.NumRequests, r.Stats.CloudError is not null || r.Stats.NumVerdictTimeouts > 0);
+            r.Stats.OffloadRatio, r.Stats.NumRequests, r.Stats.CloudError is not null || r.Stats.NumVerdictTimeouts > 0,
+            r.Stats.VerdictRoundTripMs.Count == 0 ? double.NaN : r.Stats.VerdictRoundTripMs.Average() / timeScale);
 
     private async Task<CapacityProbe> ProbeAsync(IClusterClient client, OnnxDraftRunner owner, SyneraTokenizer tokenizer, IVerifierLoadBoardGrain board,
         SiloProcess verifier, SiloProcess frontend, string name, int devices, GenerationOptions options, IReadOnlyList<TaskExample> examples,
@@ -236,7 +238,8 @@ public sealed class CapacityBenchmark(string draftDir, string? targetDir, string
             answers.Count(a => a.Fallback),
             100 * verifierCpu / (seconds * 1000), 100 * otherCpu / (seconds * 1000 * otherCores),
             tokens == 0 ? 0 : busyMs / timeScale / tokens, tokens == 0 ? 0 : verifierCpu / tokens, tokens, tokens / (seconds / timeScale), hits, misses,
-            (end.Item4?.Overruns ?? 0) - (start.load?.Overruns ?? 0), (end.Item4?.Steps ?? 0) - (start.load?.Steps ?? 0), seconds);
+            (end.Item4?.Overruns ?? 0) - (start.load?.Overruns ?? 0), (end.Item4?.Steps ?? 0) - (start.load?.Steps ?? 0), seconds,
+            Median(answers.Select(a => a.VerdictRttMs).Where(double.IsFinite)), Median(answers.Select(a => unloaded[a.Example].VerdictRttMs).Where(double.IsFinite)));
 
         static double P90(IEnumerable<double> xs) => ModesBenchmark.Percentile([.. xs], 0.9);
         static double Median(IEnumerable<double> xs) { var l = xs.ToList(); return l.Count == 0 ? double.NaN : ModesBenchmark.Percentile(l, 0.5); }

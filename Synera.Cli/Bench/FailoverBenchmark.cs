@@ -9,9 +9,21 @@ using Synera.Tokenizer;
 
 namespace Synera.Cli.Bench;
 
-/// <summary>One failover run: a verifier silo killed (SIGKILL) in the middle of a greedy answer verified token by token.</summary>
+/// <summary>How the verifier serving the answer fails.</summary>
+public enum VerifierFault
+{
+    /// <summary>SIGKILL: the process dies, its connections close at once.</summary>
+    Kill,
+    /// <summary>SIGSTOP until the answer ends: frozen, connections open, nothing answered (a gray failure).</summary>
+    Pause,
+    /// <summary>Its host's network link taken down until the answer ends, the process left running (needs root).</summary>
+    Partition,
+}
+
+/// <summary>One failover run: the verifier silo serving a greedy answer verified token by token fails mid-answer.</summary>
+/// <param name="LongestPauseMs">The longest gap between two tokens shown after the fault.</param>
 public sealed record FailoverRun(int Run, string Prompt, int Tokens, int TokensLost, int TokensDuplicated, bool Differs, bool SlmFallback,
-    double RecoveryMs, int StallResyncs, string KilledSilo, string? CloudError);
+    double RecoveryMs, int StallResyncs, string KilledSilo, string? CloudError, double LongestPauseMs = double.NaN);
 
 /// <summary>
 /// <c>synera bench failover</c>: a frontend and two verifier silos, each a process of its own, in Redis membership (the
@@ -20,7 +32,8 @@ public sealed record FailoverRun(int Run, string Prompt, int Tokens, int TokensL
 /// same prompt's undisturbed answer; the recovery time runs from the kill to the next verified token. The killed silo is
 /// restarted before the next run.
 /// </summary>
-public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer tokenizer, string logDir, Action<string> report)
+public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer tokenizer, string logDir, Action<string> report,
+    VerifierFault fault = VerifierFault.Kill)
 {
     private static readonly GenerationOptions Verified = new()
     {
@@ -29,21 +42,23 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
 
     public async Task<List<FailoverRun>> RunAsync(IReadOnlyList<string> prompts, CancellationToken cancellation)
     {
-        using var store = new EmbeddedStore();
+        // A partition needs hosts: each verifier in a network namespace of its own behind a link this benchmark can cut;
+        // the store, the frontend and the device stay on this machine, at the bridge's address.
+        using var hosts = fault == VerifierFault.Partition ? new NetworkNamespaces(2) : null;
+        using var store = new EmbeddedStore(bind: hosts is null ? "127.0.0.1" : "0.0.0.0");
+        var redis = hosts is null ? store.ConnectionString : $"{hosts.HostAddress}:{store.Port}";
         var ports = Enumerable.Range(0, 6).Select(_ => EmbeddedCluster.FreePort()).ToArray();
-        var frontend = SiloProcess.Start("frontend", store.ConnectionString, ports[0], ports[1], 1, Path.Combine(logDir, "frontend.log"));
+        var frontend = SiloProcess.Start("frontend", redis, ports[0], ports[1], 1, Path.Combine(logDir, "frontend.log"), advertise: hosts?.HostAddress);
         SiloProcess[] verifiers = [];
+        SiloProcess StartVerifier(int index) => SiloProcess.Start("verifier", redis, ports[2 + 2 * index], ports[3 + 2 * index], 1,
+            Path.Combine(logDir, $"verifier-{(char)('a' + index)}.log"), launcher: hosts?.Wrap(index), advertise: hosts?.Address(index));
         try
         {
             // The verifiers join once the frontend is active: the verdict streams' queue grains then activate on the
             // frontend. A verifier active first would read the queues until the frontend joined, and keep their grains;
             // killing it then broke those streams (the devices recovered by resync, 5 stall resyncs in a run).
-            await using var client = await SyneraClientHost.ConnectAsync(frontend.GatewayPort, cancellation: cancellation);
-            verifiers =
-            [
-                SiloProcess.Start("verifier", store.ConnectionString, ports[2], ports[3], 1, Path.Combine(logDir, "verifier-a.log")),
-                SiloProcess.Start("verifier", store.ConnectionString, ports[4], ports[5], 1, Path.Combine(logDir, "verifier-b.log")),
-            ];
+            await using var client = await SyneraClientHost.ConnectAsync(hosts?.HostAddress ?? "127.0.0.1", frontend.GatewayPort, cancellation: cancellation);
+            verifiers = [StartVerifier(0), StartVerifier(1)];
             var management = client.Client.GetGrain<IManagementGrain>(0);
             await SiloProcess.WaitForActiveSilosAsync(management, 3, null, cancellation);
             var runs = new List<FailoverRun>();
@@ -65,14 +80,25 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
                 while (Volatile.Read(ref seen) < Math.Max(2, undisturbed.TokenIds.Count / 3) && !answer.IsCompleted) await Task.Delay(5, cancellation);
                 var (serving, servingAddress) = await ServingVerifierAsync(management, deviceId, verifiers);
                 double killedAt = clock.Elapsed.TotalMilliseconds;
-                serving?.Kill();
+                int index = serving is null ? -1 : Array.IndexOf(verifiers, serving);
+                if (serving is not null)
+                    switch (fault)
+                    {
+                        case VerifierFault.Kill: serving.Kill(); break;
+                        case VerifierFault.Pause: serving.Signal(stop: true); break;
+                        case VerifierFault.Partition: hosts!.Cut(index); break;
+                    }
                 var result = await answer;
+                // Heal: the paused or cut-off silo comes back to a cluster that has declared it dead and stops itself; it
+                // is replaced below like a killed one.
+                if (serving is not null && fault == VerifierFault.Pause) serving.Signal(stop: false);
+                if (serving is not null && fault == VerifierFault.Partition) hosts!.Heal(index);
                 // Recovery: from the kill to the end of the longest pause in the stream of verified tokens after it (tokens
                 // verified before the kill can still be in flight; the pause is the cloud moving the session elsewhere).
-                double recovery = double.NaN;
+                double recovery = double.NaN, longest = -1;
                 lock (shownAt)
                 {
-                    double previous = killedAt, longest = -1;
+                    double previous = killedAt;
                     foreach (var t in shownAt.Where(t => t > killedAt))
                     {
                         if (t - previous > longest) { longest = t - previous; recovery = t - killedAt; }
@@ -82,17 +108,16 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
                 int common = CommonSubsequence(undisturbed.TokenIds, result.TokenIds);
                 var r = new FailoverRun(run, prompt, undisturbed.TokenIds.Count, undisturbed.TokenIds.Count - common, result.TokenIds.Count - common,
                     !undisturbed.TokenIds.SequenceEqual(result.TokenIds), result.Stats.CloudError is not null || result.Stats.NumVerdictTimeouts > 0,
-                    recovery, result.Stats.NumStallResyncs, serving is null ? "none (answer ended first)" : $"{serving.Role}:{serving.SiloPort}", result.Stats.CloudError);
+                    recovery, result.Stats.NumStallResyncs, serving is null ? "none (answer ended first)" : $"{serving.Role}:{serving.SiloPort}", result.Stats.CloudError,
+                    longest < 0 ? double.NaN : longest);
                 runs.Add(r);
-                report($"run {run}: killed {r.KilledSilo}; {r.Tokens} tokens, lost {r.TokensLost}, duplicated {r.TokensDuplicated}, " +
-                       $"{(r.Differs ? "DIFFERS" : "same answer")}, recovery {r.RecoveryMs:F0} ms, {r.StallResyncs} stall resyncs{(r.SlmFallback ? ", SLM fallback" : "")}");
+                report($"run {run}: {fault.ToString().ToLowerInvariant()} {r.KilledSilo}; {r.Tokens} tokens, lost {r.TokensLost}, duplicated {r.TokensDuplicated}, " +
+                       $"{(r.Differs ? "DIFFERS" : "same answer")}, recovery {r.RecoveryMs:F0} ms, longest pause {r.LongestPauseMs:F0} ms, {r.StallResyncs} stall resyncs{(r.SlmFallback ? ", SLM fallback" : "")}");
                 if (serving is not null)
                 {
                     // Bring the cluster back to two verifiers (on the same ports, a new silo generation) before the next run.
-                    var index = Array.IndexOf(verifiers, serving);
                     serving.Dispose();
-                    verifiers[index] = SiloProcess.Start("verifier", store.ConnectionString, serving.SiloPort, serving.GatewayPort, 1,
-                        Path.Combine(logDir, $"verifier-{(char)('a' + index)}.log"));
+                    verifiers[index] = StartVerifier(index);
                     await SiloProcess.WaitForActiveSilosAsync(management, 3, servingAddress, cancellation);
                 }
             }

@@ -22,20 +22,24 @@ public sealed class SiloProcess : IDisposable
     /// which took a third of a core per silo for the first minute here.</param>
     /// <param name="modelPath">The target model a verifier silo serves (default: the shipped one).</param>
     public static SiloProcess Start(string role, string redis, int siloPort, int gatewayPort, int threads, string logPath, double probeTimeoutSeconds = 1,
-        bool steadyState = false, string? modelPath = null, string? cpus = null, IReadOnlyDictionary<string, string>? environment = null)
+        bool steadyState = false, string? modelPath = null, string? cpus = null, IReadOnlyDictionary<string, string>? environment = null,
+        string[]? launcher = null, string? advertise = null)
     {
         var dll = typeof(SiloProcess).Assembly.Location;
-        // Pinned with taskset from its first instruction, so every thread the runtime makes inherits the cores.
-        var info = new ProcessStartInfo(cpus is null ? Environment.ProcessPath ?? "dotnet" : "taskset")
+        // Pinned with taskset from its first instruction, so every thread the runtime makes inherits the cores; a launcher
+        // (ip netns exec …) runs it on another host. Both exec the program, so the process started is the silo's.
+        string[] command = [.. launcher ?? [], .. cpus is null ? Array.Empty<string>() : ["taskset", "-c", cpus], Environment.ProcessPath ?? "dotnet"];
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        if (cpus is not null) { info.ArgumentList.Add("-c"); info.ArgumentList.Add(cpus); info.ArgumentList.Add(Environment.ProcessPath ?? "dotnet"); }
+        foreach (var a in command.Skip(1)) info.ArgumentList.Add(a);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         foreach (var a in new[] { dll, "silo", "--role", role, "--redis", redis, "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString(),
                      "--threads", threads.ToString(), "--probe-timeout", probeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
         if (modelPath is not null) { info.ArgumentList.Add("--model"); info.ArgumentList.Add(modelPath); }
+        if (advertise is not null) { info.ArgumentList.Add("--advertise"); info.ArgumentList.Add(advertise); }
         info.Environment["DOTNET_gcServer"] = "0";
         if (steadyState) info.Environment["DOTNET_TieredCompilation"] = "0";
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
@@ -55,6 +59,14 @@ public sealed class SiloProcess : IDisposable
             Process.Refresh();
             return Process.HasExited ? TimeSpan.Zero : Process.TotalProcessorTime;
         }
+    }
+
+    /// <summary>SIGSTOP (frozen: it holds its connections and answers nothing, as a host in a long GC pause or with a stuck
+    /// GPU does) or SIGCONT.</summary>
+    public void Signal(bool stop)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", [stop ? "-STOP" : "-CONT", Process.Id.ToString()])) ?? throw new InvalidOperationException("kill did not start");
+        kill.WaitForExit();
     }
 
     /// <summary>SIGKILL: the silo gets no chance to leave; its membership row stays until the others declare it dead.</summary>

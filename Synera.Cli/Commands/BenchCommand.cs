@@ -274,8 +274,13 @@ public static class BenchCommand
     /// <summary><c>synera bench failover</c>: a verifier silo killed mid-answer, five times; writes failover.json.</summary>
     private static Command Failover(Option<string> output)
     {
-        var runs = new Option<int>("--runs") { Description = "answers interrupted by a kill", DefaultValueFactory = _ => 5 };
-        var command = new Command("failover", "Kill (SIGKILL) the verifier silo serving a device mid-answer; compare with the undisturbed answer") { output, runs };
+        var runs = new Option<int>("--runs") { Description = "answers interrupted by a fault", DefaultValueFactory = _ => 5 };
+        var fault = new Option<VerifierFault>("--fault")
+        {
+            Description = "kill (SIGKILL), pause (SIGSTOP until the answer ends) or partition (its host's link down, the process alive; needs root)",
+            DefaultValueFactory = _ => VerifierFault.Kill,
+        };
+        var command = new Command("failover", "Fail the verifier silo serving a device mid-answer (kill, pause or partition); compare with the undisturbed answer") { output, runs, fault };
         command.SetAction(async (parse, cancellation) =>
         {
             if (parse.GetValue(runs) <= 0) throw new ArgumentException("--runs must be positive");
@@ -284,12 +289,17 @@ public static class BenchCommand
             var tokenizer = SyneraTokenizer.Load(Path.Combine(RepoPaths.DraftModel, "tokenizer.json"));
             using var runner = new OnnxDraftRunner(Path.Combine(RepoPaths.DraftModel, "model.onnx"));
             var prompts = TaskGenerator.ReadJsonl(RepoPaths.HeldOutSuite).Where(e => e.Task == "prose").Take(parse.GetValue(runs)).Select(e => e.Prompt).ToList();
-            var results = await new FailoverBenchmark(runner, tokenizer, dir, line => AnsiConsole.MarkupLine(Markup.Escape(line))).RunAsync(prompts, cancellation);
+            var kind = parse.GetValue(fault);
+            var results = await new FailoverBenchmark(runner, tokenizer, dir, line => AnsiConsole.MarkupLine(Markup.Escape(line)), kind).RunAsync(prompts, cancellation);
             var recoveries = results.Select(r => r.RecoveryMs).Where(double.IsFinite).ToList();
-            var path = Path.Combine(dir, "failover.json");
+            var pauses = results.Select(r => r.LongestPauseMs).Where(double.IsFinite).ToList();
+            var path = Path.Combine(dir, kind == VerifierFault.Kill ? "failover.json" : $"failover-{kind.ToString().ToLowerInvariant()}.json");
             File.WriteAllText(path, JsonSerializer.Serialize(new
             {
+                fault = kind.ToString().ToLowerInvariant(),
                 runs = results.Count,
+                longest_pause_ms_p50 = pauses.Count == 0 ? (double?)null : ModesBenchmark.Percentile(pauses, 0.5),
+                longest_pause_ms_max = pauses.Count == 0 ? (double?)null : pauses.Max(),
                 tokens_lost = results.Sum(r => r.TokensLost),
                 tokens_duplicated = results.Sum(r => r.TokensDuplicated),
                 answers_differing = results.Count(r => r.Differs),
