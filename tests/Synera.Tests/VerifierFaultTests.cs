@@ -28,7 +28,7 @@ public class VerifierFaultTests(ITestOutputHelper output)
         Assert.Equal(0, run.TokensDuplicated);
         Assert.False(run.Differs, "the answer differs from the undisturbed one");
         // Membership declares the frozen silo dead after three missed probes of 1 s; the device's stall timeout and a
-        // resync move the session on. Half the 30 s response timeout is far above that and far below a call waited out.
-        Assert.InRange(run.LongestPauseMs, 0, 15_000);
+        // resync move the session on: about 2 s here, against 12 s with Orleans' connection liveness check and 30 s when a call is waited out.
+        Assert.InRange(run.LongestPauseMs, 0, 8_000);
     }
 }
