@@ -24,11 +24,20 @@ public static class RandomModelWriter
         var tokenizer = SyneraTokenizer.Load(dir);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new ArgumentException($"a vocabulary of {config.VocabSize} rows is smaller than the tokenizer's {tokenizer.VocabSize} tokens");
+        // Another family's tokenizer (--tokenizer) has its own special tokens: the preset's ids may not even exist in it.
+        int[] eos = preset.EosTokenIds;
+        if (eos.Append(config.BosTokenId).Any(id => id >= tokenizer.VocabSize))
+        {
+            if (tokenizer.EosIds.Count == 0 || tokenizer.BosId < 0)
+                throw new ArgumentException($"the tokenizer in {tokenizerDir} has no BOS or EOS token, and the {config.ModelType} preset's ids are outside its {tokenizer.VocabSize} tokens");
+            eos = [.. tokenizer.EosIds.Order()];
+            config = config with { BosTokenId = tokenizer.BosId, EosTokenId = eos[0] };
+        }
         config.Save(Path.Combine(dir, ModelCheckpoint.ConfigFile));
         var generation = new JsonObject
         {
             ["bos_token_id"] = config.BosTokenId,
-            ["eos_token_id"] = new JsonArray(preset.EosTokenIds.Select(e => (JsonNode?)e).ToArray()),
+            ["eos_token_id"] = new JsonArray(eos.Select(e => (JsonNode?)e).ToArray()),
             ["do_sample"] = false,
         };
         File.WriteAllText(Path.Combine(dir, ModelCheckpoint.GenerationConfigFile), generation.ToJsonString(new() { WriteIndented = true }));

@@ -83,36 +83,42 @@ public static class BenchmarksPage
         return text.ToString();
     }
 
-    /// <summary><c>bench capacity</c>: each mode's capacity and what its devices and the machine showed at it.</summary>
+    /// <summary><c>bench capacity</c>: each mode's capacity and what its devices and the machine showed at it; the modes
+    /// of one measurement may come in several files (one run per mode), llm's row is the reference for all.</summary>
     private static string Capacity(List<string> files, string pageDir)
     {
-        var text = new StringBuilder("| file | verifier | mode | devices served | vs llm | accuracy unloaded | at capacity: devices within SLO | TPOT p90 / reference | TTFT p90 + (ms) | answers differing | verifier core busy | load generator CPU | verifier busy ms per token | modelled steps overrun |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        var text = new StringBuilder("| run | verifier | mode | devices served | vs llm | accuracy unloaded | at capacity: devices within SLO | TPOT p90 / reference | TTFT p90 + (ms) | answers differing | verifier core busy | load generator CPU | verifier busy ms per token | cost per token vs llm | modelled steps overrun |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         var notes = new StringBuilder();
-        foreach (var f in files)
+        var runs = files.Select(f => (file: f, json: JsonNode.Parse(File.ReadAllText(f))!)).ToList();
+        var all = runs.SelectMany(r => r.json["results"]!.AsArray().Select(x => (r.file, r.json, result: x!.AsObject()))).ToList();
+        static JsonNode? AtCapacity(JsonObject r) => r["Probes"]!.AsArray().LastOrDefault(p => p!["Devices"]!.GetValue<int>() == r["Capacity"]!.GetValue<int>());
+        var llm = all.Select(a => a.result).FirstOrDefault(r => r["Mode"]!.GetValue<string>() == "llm");
+        double llmCapacity = llm is null ? double.NaN : D(llm["Capacity"]);
+        double llmCost = llm is null || AtCapacity(llm) is not { } l ? double.NaN : D(l["VerifierBusyMsPerToken"]);
+        foreach (var (f, j, r) in all)
         {
-            var j = JsonNode.Parse(File.ReadAllText(f))!;
-            var results = j["results"]!.AsArray().Select(r => r!.AsObject()).ToList();
-            double llm = results.FirstOrDefault(r => r["Mode"]!.GetValue<string>() == "llm") is { } l ? D(l["Capacity"]) : double.NaN;
-            foreach (var r in results)
-            {
-                int capacity = r["Capacity"]!.GetValue<int>();
-                var at = r["Probes"]!.AsArray().LastOrDefault(p => p!["Devices"]!.GetValue<int>() == capacity);
-                string Cell(Func<JsonNode, string> read) => at is null ? "—" : read(at);
-                text.Append($"| {Path.GetFileName(Path.GetDirectoryName(f))}/{Path.GetFileName(f)} | {j["verifier"]} | {r["Name"]} | {capacity} | {F(capacity / llm, "F2")}× | {D(r["UnloadedAccuracy"]):P1} | ")
-                    .Append(Cell(p => $"{D(p["Attainment"]):P0}")).Append(" | ").Append(Cell(p => F(D(p["TpotRatioP90Median"]), "F2"))).Append(" | ")
-                    .Append(Cell(p => F(D(p["TtftExtraMsP90Median"]), "F0"))).Append(" | ").Append(Cell(p => $"{p["AnswersDiffering"]} of {p["Answers"]}")).Append(" | ")
-                    .Append(Cell(p => $"{D(p["VerifierCpuPercent"]):F0} %")).Append(" | ").Append(Cell(p => $"{D(p["LoadGeneratorCpuPercent"]):F0} %")).Append(" | ")
-                    .Append(Cell(p => F(D(p["VerifierBusyMsPerToken"]), "F3"))).Append(" | ").Append(Cell(p => $"{p["ModelOverruns"]} of {p["VerifierSteps"]}")).Append(" |\n");
-            }
+            int capacity = r["Capacity"]!.GetValue<int>();
+            var at = AtCapacity(r);
+            string Cell(Func<JsonNode, string> read) => at is null ? "—" : read(at);
+            text.Append($"| {Path.GetFileName(Path.GetDirectoryName(f))} | {j["verifier"]} | {r["Name"]} | {capacity} | {F(capacity / llmCapacity, "F2")}× | {D(r["UnloadedAccuracy"]):P1} | ")
+                .Append(Cell(p => $"{D(p["Attainment"]):P0}")).Append(" | ").Append(Cell(p => F(D(p["TpotRatioP90Median"]), "F2"))).Append(" | ")
+                .Append(Cell(p => F(D(p["TtftExtraMsP90Median"]), "F0"))).Append(" | ").Append(Cell(p => $"{p["AnswersDiffering"]} of {p["Answers"]}")).Append(" | ")
+                .Append(Cell(p => $"{D(p["VerifierCpuPercent"]):F0} %")).Append(" | ").Append(Cell(p => $"{D(p["LoadGeneratorCpuPercent"]):F0} %")).Append(" | ")
+                .Append(Cell(p => F(D(p["VerifierBusyMsPerToken"]), "F3"))).Append(" | ").Append(Cell(p => F(D(p["VerifierBusyMsPerToken"]) / llmCost, "F2"))).Append(" | ")
+                .Append(Cell(p => $"{p["ModelOverruns"]} of {p["VerifierSteps"]}")).Append(" |\n");
+        }
+        foreach (var (f, j) in runs)
+        {
+            var run = Path.GetFileName(Path.GetDirectoryName(f));
             if (j["replay"] is JsonObject replay)
-                notes.Append($"- `{Path.GetFileName(Path.GetDirectoryName(f))}`: replayed draft model against the real one on {replay["Examples"]} prompts: {replay["AnswersEqual"]} answers equal, " +
+                notes.Append($"- `{run}`: the replayed draft model against the real one on {replay["Examples"]} prompts: {replay["AnswersEqual"]} answers equal, " +
                              $"offload ratio {D(replay["RealOffloadRatio"]):P2} real, {D(replay["ReplayOffloadRatio"]):P2} replayed; spans {replay["RealSpans"]} and {replay["ReplaySpans"]}; " +
                              $"{replay["ReplayMisses"]} forwards run for real of {D(replay["ReplayHits"]) + D(replay["ReplayMisses"]):F0}.\n");
-            if (j["cost_per_token_vs_llm"] is JsonObject cost)
-                notes.Append($"- `{Path.GetFileName(Path.GetDirectoryName(f))}`: cloud busy time per generated token against llm's, each at its capacity: " +
-                             string.Join(", ", cost.Select(kv => $"{kv.Key} {F(kv.Value is null ? double.NaN : D(kv.Value), "F2")}")) + ".\n");
+            notes.Append($"- `{run}`: {j["prompts"]} prompts, windows of {j["window_seconds"]} s after {j["warm_up_seconds"]} s of load, time scale {j["time_scale"]}; probes: ")
+                .Append(string.Join("; ", j["results"]!.AsArray().SelectMany(r => r!["Probes"]!.AsArray().Select(p =>
+                    $"{r["Name"]} × {p!["Devices"]} {D(p["Attainment"]):P0}{(p["Holds"]!.GetValue<bool>() ? "" : " (not served)")}")))).Append(".\n");
             var png = Path.Combine(Path.GetDirectoryName(f)!, "capacity.png");
-            if (File.Exists(png)) notes.Append($"\n![SLO attainment against devices]({Rel(png, pageDir)})\n");
+            if (File.Exists(png)) notes.Append($"\n![SLO attainment against devices, {run}]({Rel(png, pageDir)})\n\n");
         }
         return text.Append('\n').Append(notes).ToString();
     }
@@ -134,11 +140,12 @@ public static class BenchmarksPage
 
     private static string Failover(List<string> files)
     {
-        var text = new StringBuilder("| set | runs | tokens lost | duplicated | answers differing | SLM fallbacks | recovery p50 (s) | recovery max (s) |\n|---|---|---|---|---|---|---|---|\n");
+        var text = new StringBuilder("| set | fault | runs | tokens lost | duplicated | answers differing | SLM fallbacks | recovery p50 (s) | recovery max (s) | longest pause p50 (s) | longest pause max (s) |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         foreach (var (f, i) in files.Select((f, i) => (f, i)))
         {
             var j = JsonNode.Parse(File.ReadAllText(f))!;
-            text.Append($"| {i + 1} | {j["runs"]} | {j["tokens_lost"]} | {j["tokens_duplicated"]} | {j["answers_differing"]} | {j["slm_fallbacks"]} | {D(j["recovery_ms_p50"]) / 1000:F2} | {D(j["recovery_ms_max"]) / 1000:F2} |\n");
+            text.Append($"| {i + 1} | {j["fault"]?.GetValue<string>() ?? "kill"} | {j["runs"]} | {j["tokens_lost"]} | {j["tokens_duplicated"]} | {j["answers_differing"]} | {j["slm_fallbacks"]} | " +
+                        $"{D(j["recovery_ms_p50"]) / 1000:F2} | {D(j["recovery_ms_max"]) / 1000:F2} | {F(D(j["longest_pause_ms_p50"]) / 1000, "F2")} | {F(D(j["longest_pause_ms_max"]) / 1000, "F2")} |\n");
         }
         return text.ToString();
     }

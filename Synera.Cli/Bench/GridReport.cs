@@ -32,7 +32,8 @@ public static class GridReport
         if (File.Exists(capacityPath))
         {
             var c = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(capacityPath))!;
-            capacity = new GridCapacity(c["devices_synera"]!.GetValue<int>(), c["devices_llm"]!.GetValue<int>(), c["ratio"]!.GetValue<double>(), c["p99_target_ms"]!.GetValue<double>(), c["steps"]!);
+            capacity = new GridCapacity(c["devices_synera"]!.GetValue<int>(), c["devices_llm"]!.GetValue<int>(), c["ratio"]!.GetValue<double>(),
+                c["verifier"]?.GetValue<string>() ?? $"measured, verify p99 ≤ {c["p99_target_ms"]} ms (an older method)", c["service_level"], c["results"] ?? c["steps"]);
         }
         Write(dir, rows, capacity, $"{Environment.ProcessorCount} cores (report re-drawn)", quick: rows.Count < 20);
     }
@@ -148,7 +149,7 @@ public static class GridReport
         md.AppendLine($"| synera cloud cost per token / llm's (verifier ms per generated token) | {F(synera?.CloudMsPerToken / llm?.CloudMsPerToken)} ({F(synera?.CloudMsPerToken, "F3")} vs {F(llm?.CloudMsPerToken, "F3")} ms) |");
         md.AppendLine($"| synera LLM tokens processed per token / llm's | {F(synera?.LlmTokensPerToken / llm?.LlmTokensPerToken)} |");
         if (capacity is not null)
-            md.AppendLine($"| devices per verifier silo at verify p99 ≤ {capacity.P99TargetMs} ms, synera / llm | {F(capacity.Ratio)} ({capacity.DevicesSynera} vs {capacity.DevicesLlm}) |");
+            md.AppendLine($"| devices per verifier silo at the service level ({capacity.Verifier} verifier), synera / llm | {F(capacity.Ratio)} ({capacity.DevicesSynera} vs {capacity.DevicesLlm}) |");
         md.AppendLine().AppendLine("## Rows").AppendLine();
         md.AppendLine("| slice | row | devices | RTT | device ms/tok | accuracy | agreement | offload | TTFT p50 | TPOT p50 | TPOT p99 | B/tok | cloud ms/tok | tok/s | batch | verify p99 |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -160,5 +161,6 @@ public static class GridReport
     }
 }
 
-/// <summary>Devices one verifier silo sustains at the p99 target, synera against llm (capacity.json).</summary>
-public sealed record GridCapacity(int DevicesSynera, int DevicesLlm, double Ratio, double P99TargetMs, object Steps);
+/// <summary>Devices one verifier silo serves at the service level, synera against llm (capacity.json); <see cref="Verifier"/>
+/// says whether its steps were measured or modelled.</summary>
+public sealed record GridCapacity(int DevicesSynera, int DevicesLlm, double Ratio, string Verifier, object? ServiceLevel, object? Results);

@@ -14,7 +14,8 @@ namespace Synera.Cli.Commands;
 /// <summary>
 /// <c>synera bench [--quick] [--out DIR] [--cluster HOST:PORT]</c>: the grid. Four slices, each row on fresh devices:
 /// quality (one device, every mode and budget, 10 ms RTT), latency (a phone-paced device at 10/50/150 ms RTT), scale
-/// (1–128 concurrent devices, llm against synera) and capacity (devices one verifier sustains at p99 ≤ 100 ms).
+/// (1–128 concurrent devices, llm against synera) and capacity (devices one verifier silo serves at the service level
+/// of <c>bench capacity</c>).
 /// </summary>
 public static class GridCommand
 {
@@ -85,16 +86,18 @@ public static class GridCommand
         GridCapacity? capacity = null;
         if (connection.SiloServices is not null && slices.Contains("capacity"))
         {
-            var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
-            int max = quick ? 32 : 256;
-            void Log(string line) => AnsiConsole.MarkupLine(Markup.Escape(line));
-            // Phone-like devices (30 ms/token, 50 ms RTT) against the LLM alone generating for each of them.
-            var phone = new GenerationOptions { LoadAware = false, Link = new DeviceClient.Link.LinkOptions(50, Bandwidth, 30) };
-            var (synera, syneraSteps) = await grid.CapacityAsync(phone with { Mode = GenerationMode.Synera, Budget = 0.1 }, scaleSet, 100, max, duration, Log, cancellation);
-            var (llm, llmSteps) = await grid.CapacityAsync(phone with { Mode = GenerationMode.Llm }, scaleSet, 100, max, duration, Log, cancellation);
-            capacity = new GridCapacity(synera, llm, llm == 0 ? double.NaN : (double)synera / llm, 100,
-                new { synera = syneraSteps.Select(s => new { s.devices, p99_ms = s.p99, tok_s = s.tokS }), llm = llmSteps.Select(s => new { s.devices, p99_ms = s.p99, tok_s = s.tokS }) });
-            AnsiConsole.MarkupLine($"capacity at verify p99 ≤ 100 ms: synera {synera} devices, llm {llm} devices");
+            // bench capacity's method: a verifier silo of its own on its own core, replayed devices, the service level.
+            var verifier = new Grains.Options.VerifierOptions { ModelPath = RepoPaths.TargetModel };
+            configureVerifier(verifier);
+            var benchmark = new CapacityBenchmark(draftDir, verifier.ModelPath, dir, new ServiceLevel(), line => AnsiConsole.MarkupLine(Markup.Escape(line)))
+            {
+                Window = TimeSpan.FromSeconds(quick ? 6 : 15), WarmUp = TimeSpan.FromSeconds(quick ? 2 : 5), MaxDevices = quick ? 32 : 256,
+            };
+            var prompts = quick ? Take(2) : Take(20);
+            var (results, _, _) = await benchmark.RunAsync([(GenerationMode.Llm, 1), (GenerationMode.Synera, 0.1)], prompts, checkReplay: false, cancellation);
+            int llm = results[0].Capacity, synera = results[1].Capacity;
+            capacity = new GridCapacity(synera, llm, llm == 0 ? double.NaN : (double)synera / llm, "measured", new ServiceLevel(), results);
+            AnsiConsole.MarkupLine($"capacity at the service level: synera {synera} devices, llm {llm} devices");
         }
         var machine = $"{Bench.MachineDescription.Current}, CPU verifier";
         GridReport.Write(dir, rows, capacity, machine, quick);

@@ -159,4 +159,20 @@ public class CheckpointLoaderTests
         var e = Assert.Throws<InvalidDataException>(() => TransformerConfig.Load(path));
         Assert.Contains(expected, e.Message);
     }
+
+    [Fact]
+    public void ARandomModelWithAnotherFamilysTokenizerStopsOnThatTokenizersTokens()
+    {
+        // A Llama shape with the shipped 100-token tokenizer: Llama's stop ids (128001…) do not exist there.
+        var preset = ArchitecturePresets.Get("llama3.2-1b");
+        var dir = Directory.CreateTempSubdirectory("synera-random-").FullName;
+        RandomModelWriter.Write(preset, ArchitecturePresets.Scale(preset.Config, layers: 1, hidden: 64, heads: 4, kvHeads: 2) with { VocabSize = 100 },
+            TestModels.ShippedTarget, dir, draft: false, ScalarType.Float32);
+        var tokenizer = Synera.Tokenizer.SyneraTokenizer.LoadForModel(dir);
+        Assert.NotEmpty(tokenizer.EosIds);
+        Assert.All(tokenizer.EosIds, id => Assert.InRange(id, 0, tokenizer.VocabSize - 1));
+        var (model, _) = ModelCheckpoint.Load(dir, CPU, ScalarType.Float32);
+        Assert.Equal(tokenizer.EosId, model.Config.EosTokenId);
+        model.Dispose();
+    }
 }
