@@ -36,9 +36,13 @@ public static class SyneraClusteringExtensions
         switch (mode)
         {
             case "orleans":
-                // Membership, storage and endpoints are Orleans' (its configuration section, Orleans:Endpoints).
+                // Membership, storage and endpoints are Orleans' (its configuration section, Orleans:Endpoints). Membership
+                // in Redis: the grain directory goes there too, as in redis mode (see below).
                 ConfigureFailureDetection(silo, section);
                 UseBinaryGrainState(silo);
+                if (configuration["Orleans:Clustering:ProviderType"] == "Redis" && section.GetValue("RedisGrainDirectory", true)
+                    && configuration.GetConnectionString(configuration["Orleans:Clustering:ServiceKey"] ?? "") is { Length: > 0 } store)
+                    silo.UseRedisGrainDirectoryAsDefault(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(store));
                 break;
             case "localhost":
                 var primary = section.GetValue("PrimarySiloPort", siloPort);
