@@ -41,7 +41,11 @@ public class SiloRoleTests
     private static async Task<IHost> StartClientAsync(int gatewayPort, string clusterId)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.UseOrleansClient(c => c.UseLocalhostClustering(gatewayPort, "synera", clusterId).AddSyneraClient());
+        // This client calls verifier grains itself (a device reaches them only through its session grain): it must learn
+        // their types when the verifier silo joins, not at the next manifest refresh a minute later, which a busy machine
+        // made it wait for (the frontend had not yet read the verifier's manifest when the client first asked).
+        builder.UseOrleansClient(c => c.UseLocalhostClustering(gatewayPort, "synera", clusterId).AddSyneraClient()
+            .Configure<Orleans.Configuration.TypeManagementOptions>(o => o.TypeMapRefreshInterval = TimeSpan.FromSeconds(1)));
         var host = builder.Build();
         try { await host.StartAsync(); }
         catch { host.Dispose(); throw; }
