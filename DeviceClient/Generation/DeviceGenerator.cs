@@ -309,14 +309,11 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             {
                 return await subscribing.WaitAsync(attemptTimeout, cancellation);
             }
-            catch (TimeoutException) when (attempt < 3)
-            {
-                _ = subscribing.ContinueWith(t => t.Result.UnsubscribeAsync(), TaskContinuationOptions.OnlyOnRanToCompletion);
-            }
             catch (TimeoutException)
             {
                 _ = subscribing.ContinueWith(t => t.Result.UnsubscribeAsync(), TaskContinuationOptions.OnlyOnRanToCompletion);
-                throw new TimeoutException($"subscribing to the session's verdicts did not complete in {attempt} attempts of {attemptTimeout.TotalSeconds:F1} s");
+                if (attempt == 3)
+                    throw new TimeoutException($"subscribing to the session's verdicts did not complete in {attempt} attempts of {attemptTimeout.TotalSeconds:F1} s");
             }
         }
     }

@@ -13,15 +13,10 @@ namespace Synera.Grains.Verification;
 /// </summary>
 public sealed class CostModelledRunner(IVerifierModelRunner inner, StepCostModel model, double timeScale) : IVerifierModelRunner
 {
-    private long overruns, steps;
-    private double modelledMs;
+    private long overruns;
 
-    public StepCostModel Model => model;
-    public double TimeScale => timeScale;
+    /// <summary>Steps whose real forward outlasted the modelled time (the engine counts steps and busy time itself).</summary>
     public long NumOverruns => Interlocked.Read(ref overruns);
-    public long NumSteps => Interlocked.Read(ref steps);
-    /// <summary>Modelled busy time so far (ms, unscaled).</summary>
-    public double ModelledMs => Volatile.Read(ref modelledMs);
 
     public VerifierModelInfo Info => inner.Info;
     public IReadOnlySet<int> EosTokenIds => inner.EosTokenIds;
@@ -33,8 +28,6 @@ public sealed class CostModelledRunner(IVerifierModelRunner inner, StepCostModel
         var outputs = inner.Execute(inputs);
         double modelled = model.StepMs(inputs);
         var target = TimeSpan.FromMilliseconds(modelled * timeScale);
-        Interlocked.Increment(ref steps);
-        Volatile.Write(ref modelledMs, modelledMs + modelled);   // the engine thread is the only writer
         var elapsed = Stopwatch.GetElapsedTime(start);
         if (elapsed > target) { Interlocked.Increment(ref overruns); return outputs; }
         // Sleep most of the rest, spin the last millisecond: a timer's granularity would add a millisecond to every step.
