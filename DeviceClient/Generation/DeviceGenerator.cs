@@ -34,6 +34,9 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
     /// <summary>The device's id: its sessions are <c>{DeviceId}/{answer}</c> and its account lives in the device grain of that id.</summary>
     public string DeviceId => deviceId;
 
+    /// <summary>The cluster this device talks to (its account and the verifiers' load can be read through it).</summary>
+    public IClusterClient Cluster => client;
+
     /// <summary>The device's offloading policy for <c>synera</c> (null until its first synera answer).</summary>
     public OffloadPolicy? Policy => devicePolicy;
 
@@ -279,7 +282,7 @@ public sealed class DeviceGenerator(IClusterClient client, OnnxDraftRunner runne
             var now = clock.Elapsed.TotalMilliseconds;
             if (first < 0) first = now; else interToken.Add(now - last);
             last = now;
-            onToken(new GeneratedToken(v.NextTokenId, detokenizer.Add(v.NextTokenId), true));
+            onToken(new GeneratedToken(v.NextTokenId, detokenizer.Add(v.NextTokenId), TokenOrigin.Cloud));
         }
         var stats = new GenerationStats
         {

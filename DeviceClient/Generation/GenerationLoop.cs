@@ -38,6 +38,8 @@ internal sealed class GenerationLoop
     private readonly List<int> tokens;
     private readonly List<bool> flagged = [], verified = [];
     private readonly List<float> draftProbs = [];
+    // Per output token: who wrote it and the drafted token's confidence (kept through a correction), for the caller's provenance.
+    private readonly List<(TokenOrigin origin, float? confidence)> provenance = [];
     private readonly Dictionary<int, float[]> flaggedDistributions = [];   // the draft's distribution at each flagged position
     private readonly List<double> verdictRoundTripMs = [];
     private readonly long[] correctionRanks = new long[GenerationStats.CorrectionRankBuckets];
@@ -334,6 +336,7 @@ internal sealed class GenerationLoop
         flagged.Add(offload);
         verified.Add(false);
         draftProbs.Add(probabilities[token]);
+        provenance.Add((TokenOrigin.Device, probabilities[token]));
         if (offload) flaggedDistributions[tokens.Count - 1] = probabilities.ToArray();
         numDrafted++;
         if (offload) { numOffloaded++; numCharged++; }
@@ -523,6 +526,7 @@ internal sealed class GenerationLoop
         tokens[position] = correction;                          // keeps the rejected draft's flag: it was sent for verification
         verified[i] = true;
         draftProbs[i] = 1f;
+        provenance[i] = (TokenOrigin.Corrected, provenance[i].confidence);
         runner.Truncate(Math.Min(runner.Length, position));
         epoch = newEpoch;
         pending.Clear();                                        // every later span was built on the rejected draft
@@ -558,6 +562,7 @@ internal sealed class GenerationLoop
         flagged.Add(false);
         verified.Add(true);
         draftProbs.Add(1f);
+        provenance.Add((TokenOrigin.Cloud, null));
     }
 
     /// <summary>Drops the uncommitted drafts from <paramref name="position"/> on (never shown, so nothing is withdrawn). Their
@@ -578,6 +583,7 @@ internal sealed class GenerationLoop
         flagged.RemoveRange(i, drop);
         verified.RemoveRange(i, drop);
         draftProbs.RemoveRange(i, drop);
+        provenance.RemoveRange(i, drop);
         for (int pos = position; pos < position + drop; pos++) flaggedDistributions.Remove(pos);
         runner.Truncate(Math.Min(runner.Length, position));
     }
@@ -598,7 +604,9 @@ internal sealed class GenerationLoop
             var now = clock.Elapsed.TotalMilliseconds;
             if (firstTokenMs < 0) firstTokenMs = now; else interTokenMs.Add(now - lastCommitMs);
             lastCommitMs = now;
-            onToken(new GeneratedToken(token, detokenizer.Add(token), verified[i]));
+            var (origin, confidence) = provenance[i];
+            if (origin == TokenOrigin.Device && verified[i]) origin = TokenOrigin.Verified;
+            onToken(new GeneratedToken(token, detokenizer.Add(token), origin, confidence, flagged[i]));
         }
         if (committed >= maxTotal) finished = true;
     }

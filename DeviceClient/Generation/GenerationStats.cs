@@ -46,5 +46,28 @@ public sealed record GenerationStats
     public double BytesPerToken => NumTokens == 0 ? 0 : (double)(BytesUp + BytesDown) / NumTokens;
 }
 
-/// <summary>One committed token as it reaches the caller.</summary>
-public sealed record GeneratedToken(int TokenId, string Text, bool Verified);
+/// <summary>One committed token as it reaches the caller, with where it came from.</summary>
+/// <param name="TokenId">The token.</param>
+/// <param name="Text">Its text (a detokenizer's piece: may be empty while a multi-byte character is incomplete).</param>
+/// <param name="Origin">Who wrote it and who checked it.</param>
+/// <param name="Confidence">The draft's probability of the token it drafted at this position (for a corrected token, of the
+/// rejected draft: why it was sent); null for a token the device never drafted.</param>
+/// <param name="Offloaded">The device sent this position to the cloud at its own request (charged to its budget).</param>
+public sealed record GeneratedToken(int TokenId, string Text, TokenOrigin Origin, float? Confidence = null, bool Offloaded = false)
+{
+    /// <summary>The cloud checked or wrote this token.</summary>
+    public bool Verified => Origin != TokenOrigin.Device;
+}
+
+/// <summary>Where a committed token came from.</summary>
+public enum TokenOrigin
+{
+    /// <summary>Drafted by the device's SLM and committed without the cloud.</summary>
+    Device,
+    /// <summary>Drafted by the device and accepted by the cloud's LLM.</summary>
+    Verified,
+    /// <summary>The device's draft was rejected; this is the LLM's token in its place.</summary>
+    Corrected,
+    /// <summary>Written by the LLM where the device drafted nothing (the tokens after a correction, or llm mode).</summary>
+    Cloud,
+}

@@ -24,7 +24,7 @@ public static class ServeCommand
         var budget = new Option<double>("--budget") { Description = "default offload budget (a request's synera.budget overrides it)", DefaultValueFactory = _ => 0.1 };
         var mode = new Option<GenerationMode>("--mode") { Description = "default generation mode", DefaultValueFactory = _ => GenerationMode.Synera };
         var maxTokens = new Option<int>("--max-tokens") { Description = "default max_tokens", DefaultValueFactory = _ => 96 };
-        var command = new Command("serve", "Serve this device (local SLM, cloud verification) as an OpenAI-compatible API: GET /v1/models, POST /v1/chat/completions")
+        var command = new Command("serve", "Serve this device (local SLM, cloud verification) as an OpenAI-compatible API (GET /v1/models, POST /v1/chat/completions) with a chat page at /")
         {
             port, host, cluster, deviceId, budget, mode, maxTokens,
         };
@@ -45,7 +45,7 @@ public static class ServeCommand
             var url = $"http://{parse.GetValue(host)}:{parse.GetValue(port)}";
             await using var app = new OpenAiServer(generator, defaults).Build(url);
             await app.StartAsync(cancellation);
-            AnsiConsole.MarkupLine($"serving [bold]{OpenAiServer.DefaultModelId}[/] at {url}/v1 ({(gateway is null ? "embedded cluster" : $"cluster {parse.GetValue(cluster)}")}); Ctrl+C stops");
+            AnsiConsole.MarkupLine($"serving [bold]{OpenAiServer.DefaultModelId}[/] at {url}/v1 ({(gateway is null ? "embedded cluster" : $"cluster {parse.GetValue(cluster)}")}), chat page at {url}/; Ctrl+C stops");
             try { await Task.Delay(Timeout.Infinite, cancellation); } catch (OperationCanceledException) { }
             await app.StopAsync(CancellationToken.None);
             return 0;

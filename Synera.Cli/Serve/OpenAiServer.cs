@@ -18,6 +18,9 @@ namespace Synera.Cli.Serve;
 /// verifies, exactly as <c>synera generate</c> does; the response's <c>synera</c> object says what was offloaded.
 /// Requests queue on the device (one SLM), in arrival order, at most <see cref="MaxQueued"/> deep; past that they are
 /// refused with 429. Errors use OpenAI's error object.
+/// <para>Beyond OpenAI's API: a chat page at <c>/</c> (<see cref="ChatPage"/>), <c>GET /synera/status</c> (the device's
+/// offload account and the verifiers' load), and, when a request sets <c>synera.provenance</c>, a <c>synera.tokens</c>
+/// array in each streamed chunk saying where each piece of its text came from (docs/serve.md).</para>
 /// </summary>
 public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions defaults, string modelId = OpenAiServer.DefaultModelId, int maxQueued = OpenAiServer.DefaultMaxQueued)
 {
@@ -45,12 +48,20 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
             data = new[] { new { id = modelId, @object = "model", created = 0, owned_by = "synera" } },
         }));
         app.MapPost("/v1/chat/completions", ChatCompletions);
+        app.MapGet("/synera/status", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "application/json";
+            http.Response.Headers.CacheControl = "no-cache";
+            await http.Response.WriteAsync((await ServeStatus.ReadAsync(generator, defaults, modelId, http.RequestAborted)).ToJsonString(), http.RequestAborted);
+        });
+        ChatPage.Map(app);
         app.Lifetime.ApplicationStopping.Register(() => conversations.CloseAllAsync().Wait(TimeSpan.FromSeconds(5)));
         return app;
     }
 
     private async Task ChatCompletions(HttpContext http)
     {
+        var pace = new AnswerPace();                 // from arrival: the wait for the device's SLM is part of what the user sees
         ChatRequest request;
         try
         {
@@ -82,7 +93,7 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
         }
         // A request that extends an earlier turn continues its conversation: the cloud keeps the shared prefix's K/V.
         var conversation = conversations.Continue(promptIds);
-        try { await Answer(http, request with { Options = request.Options with { Conversation = conversation } }, promptIds); }
+        try { await Answer(http, request with { Options = request.Options with { Conversation = conversation } }, promptIds, pace); }
         finally
         {
             Interlocked.Decrement(ref inFlight);
@@ -90,15 +101,16 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
         }
     }
 
-    private async Task Answer(HttpContext http, ChatRequest request, int[] promptIds)
+    private async Task Answer(HttpContext http, ChatRequest request, int[] promptIds, AnswerPace pace)
     {
         var id = $"chatcmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var stop = new StopMatcher(request.Stop);
+        var origins = new OriginCounts();
         if (!request.Stream)
         {
             GenerationResult result;
-            try { result = await generator.GenerateAsync(promptIds, request.Options, t => stop.Add(t.Text), http.RequestAborted); }
+            try { result = await generator.GenerateAsync(promptIds, request.Options, t => { origins.Add(t); pace.Token(); stop.Add(t.Text); }, http.RequestAborted); }
             catch (Exception e) when (e is ContextLengthException || e is SyneraRequestException) { await Error(http, 400, e.Message, "invalid_request_error", "messages", ContextCode(e)); return; }
             var body = new JsonObject
             {
@@ -110,7 +122,7 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
                     ["finish_reason"] = FinishReason(result, stop),
                 }),
                 ["usage"] = Usage(promptIds.Length, result),
-                ["synera"] = SyneraInfo(result, request.Options),
+                ["synera"] = SyneraInfo(result, request.Options, origins, pace),
             };
             http.Response.ContentType = "application/json";
             await http.Response.WriteAsync(body.ToJsonString(), http.RequestAborted);
@@ -127,10 +139,20 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
             ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish }),
         };
         writes.Writer.TryWrite(Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null).ToJsonString());
+        var provenance = request.Provenance ? new ProvenanceStream() : null;
+        JsonObject ContentChunk(string text)
+        {
+            var chunk = Chunk(new JsonObject { ["content"] = text }, null);
+            if (provenance is not null) chunk["synera"] = new JsonObject { ["tokens"] = provenance.Take(text.Length) };
+            return chunk;
+        }
         var generation = generator.GenerateAsync(promptIds, request.Options, t =>
         {
+            origins.Add(t);
+            pace.Token();
+            provenance?.Add(t);
             var emit = stop.Add(t.Text);
-            if (emit.Length > 0) writes.Writer.TryWrite(Chunk(new JsonObject { ["content"] = emit }, null).ToJsonString());
+            if (emit.Length > 0) writes.Writer.TryWrite(ContentChunk(emit).ToJsonString());
         }, http.RequestAborted);
         _ = generation.ContinueWith(_ => writes.Writer.TryComplete(), TaskScheduler.Default);
         await http.Response.StartAsync(http.RequestAborted);
@@ -139,10 +161,10 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
         {
             var result = await generation;
             var tail = stop.Flush();
-            if (tail.Length > 0) await Send(http, Chunk(new JsonObject { ["content"] = tail }, null).ToJsonString());
+            if (tail.Length > 0) await Send(http, ContentChunk(tail).ToJsonString());
             var last = Chunk(new JsonObject(), FinishReason(result, stop));
             last["usage"] = Usage(promptIds.Length, result);
-            last["synera"] = SyneraInfo(result, request.Options);
+            last["synera"] = SyneraInfo(result, request.Options, origins, pace);
             await Send(http, last.ToJsonString());
         }
         catch (Exception e) when (e is ContextLengthException || e is SyneraRequestException)
@@ -168,12 +190,15 @@ public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions de
         ["prompt_tokens"] = promptTokens, ["completion_tokens"] = result.Stats.NumTokens, ["total_tokens"] = promptTokens + result.Stats.NumTokens,
     };
 
-    private static JsonObject SyneraInfo(GenerationResult result, GenerationOptions options) => new()
+    private static JsonObject SyneraInfo(GenerationResult result, GenerationOptions options, OriginCounts origins, AnswerPace pace) => new()
     {
         ["mode"] = options.Mode.ToString().ToLowerInvariant(), ["budget"] = options.Budget,
         ["offloaded"] = result.Stats.NumOffloaded, ["judged"] = result.Stats.NumJudged, ["accepted"] = result.Stats.NumAccepted,
+        ["corrections"] = result.Stats.NumCorrections,
         ["bytes_up"] = result.Stats.BytesUp, ["bytes_down"] = result.Stats.BytesDown,
         ["offload_ratio"] = result.Stats.OffloadRatio, ["cloud_error"] = result.Stats.CloudError,
+        ["ttft_ms"] = Math.Round(pace.TimeToFirstTokenMs, 1), ["tpot_ms"] = Math.Round(pace.TimePerOutputTokenMs, 1),
+        ["origins"] = origins.ToJson(), ["cloud_share"] = origins.CloudShare,
     };
 
     private static JsonObject ErrorObject(string message, string type, string? param, string? code) => new()
@@ -197,7 +222,9 @@ public sealed class RequestError(string message, string? param, string? code = n
 }
 
 /// <summary>The parts of an OpenAI chat completion request Synera honours.</summary>
-public sealed record ChatRequest(string Model, IReadOnlyList<ChatTurn> Messages, GenerationOptions Options, IReadOnlyList<string> Stop, bool Stream)
+/// <param name="Provenance">Streamed chunks carry <c>synera.tokens</c>: each piece of text with its origin (opt-in, so
+/// OpenAI clients see OpenAI's chunks).</param>
+public sealed record ChatRequest(string Model, IReadOnlyList<ChatTurn> Messages, GenerationOptions Options, IReadOnlyList<string> Stop, bool Stream, bool Provenance = false)
 {
     public static ChatRequest Parse(JsonElement root, GenerationOptions defaults)
     {
@@ -218,6 +245,7 @@ public sealed record ChatRequest(string Model, IReadOnlyList<ChatTurn> Messages,
             i++;
         }
         var options = defaults;
+        bool provenance = false;
         int? maxTokens = Int(root, "max_completion_tokens") ?? Int(root, "max_tokens");
         if (maxTokens is int n) options = n >= 1 ? options with { MaxNewTokens = n } : throw new RequestError("max_tokens must be at least 1", "max_tokens");
         if (Number(root, "temperature") is double t)
@@ -228,9 +256,12 @@ public sealed record ChatRequest(string Model, IReadOnlyList<ChatTurn> Messages,
         if (root.TryGetProperty("synera", out var synera) && synera.ValueKind == JsonValueKind.Object)
         {
             if (synera.TryGetProperty("mode", out var mode))
-                options = options with { Mode = Enum.TryParse<GenerationMode>(mode.GetString(), true, out var gm) ? gm : throw new RequestError($"unknown synera.mode '{mode}'", "synera.mode") };
+                options = options with { Mode = mode.ValueKind == JsonValueKind.String && Enum.TryParse<GenerationMode>(mode.GetString(), true, out var gm) && Enum.IsDefined(gm) && !int.TryParse(mode.GetString(), out _)
+                    ? gm : throw new RequestError($"unknown synera.mode {mode.GetRawText()} (slm, synera, llm, spec, route, oracle)", "synera.mode") };
             if (Number(synera, "budget") is double b)
                 options = options with { Budget = b is >= 0 and <= 1 ? b : throw new RequestError("synera.budget must be in [0, 1]", "synera.budget") };
+            if (synera.TryGetProperty("provenance", out var pv))
+                provenance = pv.ValueKind is JsonValueKind.True or JsonValueKind.False ? pv.GetBoolean() : throw new RequestError("synera.provenance must be true or false", "synera.provenance");
         }
         var stop = new List<string>();
         if (root.TryGetProperty("stop", out var s))
@@ -241,7 +272,7 @@ public sealed record ChatRequest(string Model, IReadOnlyList<ChatTurn> Messages,
             if (stop.Count > 4 || stop.Any(x => x.Length == 0)) throw new RequestError("stop takes up to 4 non-empty strings", "stop");
         }
         bool stream = root.TryGetProperty("stream", out var st) && st.ValueKind == JsonValueKind.True;
-        return new ChatRequest(model, turns, options, stop, stream);
+        return new ChatRequest(model, turns, options, stop, stream, provenance);
     }
 
     /// <summary>A message's text: a string, or an array of content parts of which the text parts are joined.</summary>

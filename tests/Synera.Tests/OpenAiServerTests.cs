@@ -14,21 +14,12 @@ namespace Synera.Tests;
 [Collection(ShippedClusterCollection.Name)]
 public class OpenAiServerTests(ShippedClusterFixture fixture)
 {
-    private static readonly SyneraTokenizer Tokenizer = SyneraTokenizer.Load(Path.Combine(TestModels.ShippedDraft, "tokenizer.json"));
+    private static readonly SyneraTokenizer Tokenizer = ServedDevice.Tokenizer;
 
     private async Task Serve(Func<HttpClient, Task> test, GenerationOptions? defaults = null, int maxQueued = OpenAiServer.DefaultMaxQueued)
     {
-        using var runner = new OnnxDraftRunner(Path.Combine(TestModels.ShippedDraft, "model.onnx"));
-        using var generator = new DeviceGenerator(fixture.Client, runner, Tokenizer);
-        var listener = System.Net.Sockets.TcpListener.Create(0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        await using var app = new OpenAiServer(generator, defaults ?? new GenerationOptions { LoadAware = false, MaxNewTokens = 40 }, maxQueued: maxQueued).Build($"http://127.0.0.1:{port}");
-        await app.StartAsync();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
-        await test(http);
-        await app.StopAsync();
+        await using var served = await ServedDevice.StartAsync(fixture.Client, defaults, maxQueued);
+        await test(served.Http);
     }
 
     private static object Request(string content, bool stream = false, object? extra = null) => new Dictionary<string, object?>
@@ -154,6 +145,72 @@ public class OpenAiServerTests(ShippedClusterFixture fixture)
             Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/chat/completions", body)).StatusCode);   // free again
         }, slow, maxQueued: 0);
+    }
+
+    [Fact]
+    public async Task ProvenanceIsOptInAndItsSegmentsAreExactlyEachChunksText()
+    {
+        await Serve(async http =>
+        {
+            static List<JsonObject> Chunks(string sse) => [.. sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..])
+                .Where(e => e != "[DONE]").Select(e => JsonNode.Parse(e)!.AsObject())];
+            static string? Content(JsonObject c) => c["choices"]![0]!["delta"]!["content"]?.GetValue<string>();
+
+            // Opted in, on a fresh device at budget 0.1, on a prompt the SLM alone gets wrong (662): each chunk's segments spell its text, and the
+            // cloud's corrections are marked, with the rejected draft's confidence and the offload flag.
+            var chunks = Chunks(await (await http.PostAsJsonAsync("/v1/chat/completions", Request("What is 123+456?", stream: true,
+                new { synera = new { mode = "synera", budget = 0.1, provenance = true } }))).Content.ReadAsStringAsync());
+            var content = chunks.Where(c => !string.IsNullOrEmpty(Content(c))).ToList();
+            Assert.All(content, c => Assert.Equal(Content(c), string.Concat(c["synera"]!["tokens"]!.AsArray().Select(t => t!["text"]!.GetValue<string>()))));
+            var segments = content.SelectMany(c => c["synera"]!["tokens"]!.AsArray()).Select(t => t!.AsObject()).ToList();
+            Assert.All(segments, t => Assert.Contains(t["origin"]!.GetValue<string>(), new[] { "device", "verified", "corrected", "cloud" }));
+            var corrected = segments.Where(t => t["origin"]!.GetValue<string>() == "corrected").ToList();
+            Assert.NotEmpty(corrected);
+            Assert.All(corrected, t => { Assert.True(t["offloaded"]!.GetValue<bool>()); Assert.InRange(t["confidence"]!.GetValue<double>(), 0, 1); });
+
+            // Without the opt-in a content chunk is OpenAI's: no synera field (only the last chunk carries the answer's stats).
+            var plain = Chunks(await (await http.PostAsJsonAsync("/v1/chat/completions", Request("What is 123+456?", stream: true))).Content.ReadAsStringAsync());
+            Assert.All(plain.Where(c => !string.IsNullOrEmpty(Content(c))), c => Assert.Null(c["synera"]));
+
+            // The stats: origins add up to the completion's tokens; the cloud's share is what it wrote.
+            var stats = chunks[^1]["synera"]!;
+            var origins = stats["origins"]!.AsObject().ToDictionary(o => o.Key, o => o.Value!.GetValue<long>());
+            Assert.Equal(chunks[^1]["usage"]!["completion_tokens"]!.GetValue<long>(), origins.Values.Sum());
+            Assert.Equal(segments.Count(t => t["origin"]!.GetValue<string>() is "corrected" or "cloud"), origins["corrected"] + origins["cloud"]);
+            Assert.Equal((double)(origins["corrected"] + origins["cloud"]) / origins.Values.Sum(), stats["cloud_share"]!.GetValue<double>(), 3);
+            Assert.Equal(corrected.Count, stats["corrections"]!.GetValue<long>());
+            Assert.True(stats["ttft_ms"]!.GetValue<double>() > 0);
+
+            // slm mode: every token the device's.
+            var slm = Chunks(await (await http.PostAsJsonAsync("/v1/chat/completions", Request("What is 123+456?", stream: true,
+                new { synera = new { mode = "slm", provenance = true } }))).Content.ReadAsStringAsync());
+            Assert.All(slm.Where(c => !string.IsNullOrEmpty(Content(c))).SelectMany(c => c["synera"]!["tokens"]!.AsArray()),
+                t => Assert.Equal("device", t!["origin"]!.GetValue<string>()));
+
+            // The status: this device's account (it has offloaded) and the cluster's verifier.
+            var status = (await http.GetFromJsonAsync<JsonObject>("/synera/status"))!;
+            Assert.True(status["account"]!["offloaded"]!.GetValue<long>() > 0);
+            Assert.Equal(1.0, status["account"]!["budget"]!.GetValue<double>());     // the last synera answer's budget
+            Assert.NotEmpty(status["verifiers"]!.AsArray());
+            Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsJsonAsync("/v1/chat/completions", Request("hi", extra: new { synera = new { provenance = "yes" } }))).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsJsonAsync("/v1/chat/completions", Request("hi", extra: new { synera = new { mode = "7" } }))).StatusCode);
+        });
+    }
+
+    [Fact]
+    public void ProvenanceSegmentsSplitATokenThatStraddlesTwoChunks()
+    {
+        var stream = new ProvenanceStream();
+        stream.Add(new GeneratedToken(1, "ab", TokenOrigin.Device, 0.9f));
+        stream.Add(new GeneratedToken(2, "", TokenOrigin.Device, 0.5f));      // an incomplete multi-byte character: no text yet
+        stream.Add(new GeneratedToken(3, "cde", TokenOrigin.Corrected, 0.2f, Offloaded: true));
+        var first = stream.Take(3);
+        Assert.Equal(["ab", "c"], first.Select(t => t!["text"]!.GetValue<string>()));
+        Assert.Equal("corrected", first[1]!["origin"]!.GetValue<string>());
+        var second = stream.Take(2);
+        Assert.Equal("de", second.Single()!["text"]!.GetValue<string>());
+        Assert.True(second.Single()!["offloaded"]!.GetValue<bool>());
+        Assert.Throws<InvalidOperationException>(() => stream.Take(1));
     }
 
     [Fact]
