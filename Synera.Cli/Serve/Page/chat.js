@@ -127,7 +127,7 @@ async function ask(text) {
           if (chunk.synera.cloud_error) {
             const notice = document.createElement("div");
             notice.className = "notice";
-            notice.textContent = `The cloud could not finish this answer (${chunk.synera.cloud_error}); the device's SLM answered the rest.`;
+            notice.textContent = `The cloud could not finish this answer (${chunk.synera.cloud_error.split("\n")[0]}); the device's SLM answered the rest.`;
             li.appendChild(notice);
           }
         }
