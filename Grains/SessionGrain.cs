@@ -314,7 +314,11 @@ public sealed class SessionGrain(
         if (!s.IsOpen) return;
         if (verdict.Epoch < s.Epoch)
         {
-            // Left over from before this grain resynchronised the session: the device has moved on too.
+            // Left over from before this grain resynchronised the session (a verifier that lost it, or one cut off and
+            // since replaced, answering late): fenced, nothing of it is committed. The device drops it too, by its epoch.
+            if (verdict.Kind is VerdictKind.Verified or VerdictKind.Generated)
+                logger.LogWarning("Session {Session}: fenced a {Kind} verdict of epoch {Old} (span {Seq}); the session is at epoch {Epoch} on verifier {Verifier}, nothing of it committed",
+                    SessionId, verdict.Kind, verdict.Epoch, verdict.Seq, s.Epoch, s.VerifierId);
             await Stream.OnNextAsync(verdict);
             return;
         }

@@ -29,11 +29,24 @@ public sealed class SyneraClientHost : IAsyncDisposable
     /// <summary>Connects to the gateway at <paramref name="host"/>:<paramref name="gatewayPort"/>, retrying while the silo starts.</summary>
     /// <param name="security">Device or operator credentials and TLS (none: a trusted device over plain TCP).</param>
     public static async Task<SyneraClientHost> ConnectAsync(string host, int gatewayPort, string clusterId = "synera", TimeSpan? timeout = null, CancellationToken cancellation = default,
-        ClientSecurity? security = null)
+        ClientSecurity? security = null) =>
+        await ConnectAsync([(host, gatewayPort)], clusterId, timeout, cancellation, security);
+
+    /// <summary>Connects through any of <paramref name="gateways"/> (HOST, PORT), retrying while the silos start. The client
+    /// keeps all of them: when the silo behind one gateway dies, its calls go through another.</summary>
+    public static async Task<SyneraClientHost> ConnectAsync(IReadOnlyList<(string host, int port)> gateways, string clusterId = "synera", TimeSpan? timeout = null,
+        CancellationToken cancellation = default, ClientSecurity? security = null)
     {
-        var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip
-            : (await System.Net.Dns.GetHostAddressesAsync(host, cancellation)).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
-        var gateway = new System.Net.IPEndPoint(address, gatewayPort);
+        if (gateways.Count == 0) throw new ArgumentException("no gateway given", nameof(gateways));
+        var endpoints = new List<System.Net.IPEndPoint>();
+        foreach (var (host, port) in gateways)
+        {
+            var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip
+                : (await System.Net.Dns.GetHostAddressesAsync(host, cancellation)).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
+            endpoints.Add(new System.Net.IPEndPoint(address, port));
+        }
+        var gateway = endpoints[0];
+        var (firstHost, gatewayPort) = gateways[0];
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(2));
         while (true)
         {
@@ -43,7 +56,7 @@ public sealed class SyneraClientHost : IAsyncDisposable
                 catch (System.Security.Authentication.AuthenticationException e)
                 {
                     // A certificate this client does not trust will not become trusted by retrying: say so now.
-                    throw new InvalidOperationException($"TLS to the gateway {host}:{gatewayPort} failed: {e.Message} " +
+                    throw new InvalidOperationException($"TLS to the gateway {firstHost}:{gatewayPort} failed: {e.Message} " +
                         "(trust the cluster's certificate: --tls-thumbprint, or one chaining to a root this machine trusts)", e);
                 }
                 catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException && DateTime.UtcNow < deadline)
@@ -56,7 +69,7 @@ public sealed class SyneraClientHost : IAsyncDisposable
             builder.Logging.AddStderrConsole(LogLevel.Warning);
             builder.UseOrleansClient(c => c
                 .Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "synera"; })
-                .UseStaticClustering(gateway)
+                .UseStaticClustering([.. endpoints])
                 .AddSyneraClient(security));
             var client = builder.Build();
             // One attempt may not outlast the deadline (Orleans' own connection retries would).
@@ -75,7 +88,7 @@ public sealed class SyneraClientHost : IAsyncDisposable
             catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
             {
                 client.Dispose();
-                throw new TimeoutException($"no gateway of cluster '{clusterId}' answered at {host}:{gatewayPort} within {timeout ?? TimeSpan.FromMinutes(2)}");
+                throw new TimeoutException($"no gateway of cluster '{clusterId}' answered at {string.Join(", ", gateways.Select(g => $"{g.host}:{g.port}"))} within {timeout ?? TimeSpan.FromMinutes(2)}");
             }
         }
     }

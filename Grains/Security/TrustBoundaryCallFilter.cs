@@ -41,6 +41,12 @@ public sealed class TrustBoundaryCallFilter(
             var access = context.InterfaceMethod is { } m ? Marks.GetOrAdd(m, Mark) : Access.Device;
             switch (access)
             {
+                case Access.Cluster when DeclaredDead(source) is { } dead:
+                    // A silo the cluster has declared dead (cut off or frozen, then back) is fenced: whatever it still
+                    // sends, verdicts computed before it was replaced among them, is refused, so it cannot commit anything.
+                    logger.LogWarning("Fenced {Interface}.{Method} from silo {Silo}: the cluster has declared it dead, nothing it sends is taken",
+                        context.InterfaceName, context.MethodName, dead);
+                    throw new SyneraRequestException($"{context.InterfaceName}.{context.MethodName} refused: silo {dead} has been declared dead");
                 case Access.Cluster:
                     throw Refuse(context, source, "is internal to the cluster: devices may not call it");
                 case Access.Operator:
@@ -124,6 +130,10 @@ public sealed class TrustBoundaryCallFilter(
         return !(membership.CurrentSnapshot.Members.TryGetValue(silo, out var member)
                  && member.Status is SiloStatus.Active or SiloStatus.ShuttingDown or SiloStatus.Stopping);
     }
+
+    /// <summary>The silo whose hosted client <paramref name="id"/> is, when membership has declared that silo dead.</summary>
+    private SiloAddress? DeclaredDead(GrainId id) =>
+        HostedSilos.TryGetValue(id, out var silo) && membership.CurrentSnapshot.Members.TryGetValue(silo, out var member) && member.Status == SiloStatus.Dead ? silo : null;
 
     private static readonly ConcurrentDictionary<GrainId, SiloAddress> HostedSilos = new();
 

@@ -106,6 +106,9 @@ public static class SyneraClusteringExtensions
     /// every device it served waits that long (measured: 12 s with it, 2 s without, the device's stall timeout). Synera
     /// turns it off (<c>ConnectionLivenessCheck</c> = true turns it back on); the price is that a silo starved of CPU for
     /// several probe timeouts can be declared dead, which costs its sessions a move to another verifier, not an answer.
+    /// A silo learns that it was declared dead when it next reads the membership table: Orleans reads it every 60 s, and a
+    /// verifier cut off and then healed kept running (its KV caches held, its fenced deliveries retried) for all that
+    /// time under <c>bench faults</c>. Synera reads it every 10 s (<c>TableRefreshTimeout</c>), one small read per silo.
     /// </summary>
     private static void ConfigureFailureDetection(ISiloBuilder silo, IConfigurationSection section) =>
         silo.Configure<ClusterMembershipOptions>(o =>
@@ -114,6 +117,7 @@ public static class SyneraClusteringExtensions
             o.NumMissedProbesLimit = section.GetValue("NumMissedProbesLimit", o.NumMissedProbesLimit);
             o.MaxProbeTimeout = section.GetValue("MaxProbeTimeout", o.MaxProbeTimeout < o.ProbeTimeout ? o.ProbeTimeout : o.MaxProbeTimeout);
             o.EnableConnectionLivenessCheck = section.GetValue("ConnectionLivenessCheck", false);
+            o.TableRefreshTimeout = section.GetValue("TableRefreshTimeout", TimeSpan.FromSeconds(10));
         });
 
     private static IPAddress ResolveAddress(string text) =>

@@ -60,6 +60,7 @@ public static class BenchmarksPage
         if (first["fit"] is JsonArray) return CostFit(files);
         if (first["results"] is JsonArray) return Modes(first);
         if (first.ContainsKey("tokens_lost")) return Failover(files);
+        if (first["kinds"] is JsonArray) return Faults(files);
         if (first.ContainsKey("tok_s_1") && first.ContainsKey("tok_s_2")) return Scale(files);
         if (first.ContainsKey("prefill_tok_s")) return Verifier(files);
         if (first.ContainsKey("device_tok_s")) return Draft(files);
@@ -146,6 +147,25 @@ public static class BenchmarksPage
             var j = JsonNode.Parse(File.ReadAllText(f))!;
             text.Append($"| {i + 1} | {j["fault"]?.GetValue<string>() ?? "kill"} | {j["runs"]} | {j["tokens_lost"]} | {j["tokens_duplicated"]} | {j["answers_differing"]} | {j["slm_fallbacks"]} | " +
                         $"{D(j["recovery_ms_p50"]) / 1000:F2} | {D(j["recovery_ms_max"]) / 1000:F2} | {F(D(j["longest_pause_ms_p50"]) / 1000, "F2")} | {F(D(j["longest_pause_ms_max"]) / 1000, "F2")} |\n");
+        }
+        return text.ToString();
+    }
+
+    /// <summary><c>bench faults</c>: one row per fault kind and file.</summary>
+    private static string Faults(List<string> files)
+    {
+        var text = new StringBuilder("| shape | fault | runs | tokens lost | duplicated | answers differing | SLM fallbacks | recovery p50 (s) | recovery max (s) | what the device saw (run 1) |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        foreach (var f in files)
+        {
+            var j = JsonNode.Parse(File.ReadAllText(f))!;
+            var shape = $"{j["frontends"]} frontend{(D(j["frontends"]) == 1 ? "" : "s")}, 2 verifiers";
+            foreach (var k in j["kinds"]!.AsArray())
+            {
+                var kept = k!["accounts_kept"] is JsonNode a ? $"; accounts kept {a}/{k["runs"]}" : "";
+                var saw = k["details"]!.AsArray().FirstOrDefault()?["DeviceSaw"]?.GetValue<string>() ?? "";
+                text.Append($"| {shape} | {k["kind"]} | {k["runs"]} | {k["tokens_lost"]} | {k["tokens_duplicated"]} | {k["answers_differing"]} | {k["slm_fallbacks"]} | " +
+                            $"{F(D(k["recovery_ms_p50"]) / 1000, "F2")} | {F(D(k["recovery_ms_max"]) / 1000, "F2")} | {saw.Replace("|", "/")}{kept} |\n");
+            }
         }
         return text.ToString();
     }

@@ -25,6 +25,27 @@ public sealed class SiloProcess : IDisposable
         bool steadyState = false, string? modelPath = null, string? cpus = null, IReadOnlyDictionary<string, string>? environment = null,
         string[]? launcher = null, string? advertise = null)
     {
+        string[] arguments = ["silo", "--role", role, "--redis", redis, "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString(),
+            "--threads", threads.ToString(), "--probe-timeout", probeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        if (modelPath is not null) arguments = [.. arguments, "--model", modelPath];
+        if (advertise is not null) arguments = [.. arguments, "--advertise", advertise];
+        var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { ["DOTNET_gcServer"] = "0" };
+        if (steadyState) env["DOTNET_TieredCompilation"] = "0";
+        return new SiloProcess(Launch(arguments, logPath, cpus, env, launcher), role, siloPort, gatewayPort);
+    }
+
+    /// <summary>Starts <c>synera store</c> (Garnet) in a process of its own, so it can be killed and restarted like a machine;
+    /// with <paramref name="dataDir"/> it keeps its data across restarts.</summary>
+    public static SiloProcess StartStore(int port, string bind, string? dataDir, string logPath, string[]? launcher = null)
+    {
+        string[] arguments = ["store", "--port", port.ToString(), "--bind", bind];
+        if (dataDir is not null) arguments = [.. arguments, "--data-dir", dataDir];
+        return new SiloProcess(Launch(arguments, logPath, null, new Dictionary<string, string>(), launcher), "store", port, port);
+    }
+
+    /// <summary>Runs this program (<c>synera ARGUMENTS</c>) with its output appended to <paramref name="logPath"/>.</summary>
+    private static Process Launch(string[] arguments, string logPath, string? cpus, IReadOnlyDictionary<string, string> environment, string[]? launcher)
+    {
         var dll = typeof(SiloProcess).Assembly.Location;
         // Pinned with taskset from its first instruction, so every thread the runtime makes inherits the cores; a launcher
         // (ip netns exec …) runs it on another host. Both exec the program, so the process started is the silo's.
@@ -34,21 +55,16 @@ public sealed class SiloProcess : IDisposable
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var a in command.Skip(1)) info.ArgumentList.Add(a);
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
-        foreach (var a in new[] { dll, "silo", "--role", role, "--redis", redis, "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString(),
-                     "--threads", threads.ToString(), "--probe-timeout", probeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-            info.ArgumentList.Add(a);
-        if (modelPath is not null) { info.ArgumentList.Add("--model"); info.ArgumentList.Add(modelPath); }
-        if (advertise is not null) { info.ArgumentList.Add("--advertise"); info.ArgumentList.Add(advertise); }
-        info.Environment["DOTNET_gcServer"] = "0";
-        if (steadyState) info.Environment["DOTNET_TieredCompilation"] = "0";
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo process");
+        info.ArgumentList.Add(dll);
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start synera {arguments[0]}");
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new SiloProcess(process, role, siloPort, gatewayPort);
+        return process;
     }
 
     /// <summary>CPU time the process has used so far (all its threads).</summary>

@@ -101,6 +101,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Draft(output));
         bench.Subcommands.Add(Modes(output));
         bench.Subcommands.Add(Failover(output));
+        bench.Subcommands.Add(FaultsCommand.Create(output));
         bench.Subcommands.Add(Scale(output));
         bench.Subcommands.Add(Sampling(output));
         bench.Subcommands.Add(CapacityCommands.CostFit());
