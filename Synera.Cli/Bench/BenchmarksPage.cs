@@ -161,6 +161,7 @@ public static class BenchmarksPage
             var shape = $"{j["frontends"]} frontend{(D(j["frontends"]) == 1 ? "" : "s")}, 2 verifiers";
             foreach (var k in j["kinds"]!.AsArray())
             {
+                if (k!["error"] is JsonNode error) { text.Append($"| {shape} | {k["kind"]} | could not run: {error.GetValue<string>().Replace("|", "/")} |||||||\n"); continue; }
                 var kept = k!["accounts_kept"] is JsonNode a ? $"; accounts kept {a}/{k["runs"]}" : "";
                 var saw = k["details"]!.AsArray().FirstOrDefault()?["DeviceSaw"]?.GetValue<string>() ?? "";
                 text.Append($"| {shape} | {k["kind"]} | {k["runs"]} | {k["tokens_lost"]} | {k["tokens_duplicated"]} | {k["answers_differing"]} | {k["slm_fallbacks"]} | " +

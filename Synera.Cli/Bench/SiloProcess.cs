@@ -99,15 +99,17 @@ public sealed class SiloProcess : IDisposable
     {
         var limit = timeout ?? TimeSpan.FromMinutes(3);
         var deadline = DateTime.UtcNow + limit;
+        string last = "no answer";
         while (true)
         {
             try
             {
                 var hosts = await management.GetHosts(onlyActive: true);
                 if (hosts.Count >= count && (dead is null || !hosts.ContainsKey(dead))) break;
+                last = $"active: {string.Join(", ", hosts.Keys)}";
             }
-            catch (Exception) when (DateTime.UtcNow < deadline) { }   // the gateway's silo is still joining
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in {limit.TotalSeconds:F0} s");
+            catch (Exception e) when (DateTime.UtcNow < deadline) { last = e.Message; }   // the gateway's silo is still joining
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not reach {count} active silos in {limit.TotalSeconds:F0} s (last: {last})");
             await Task.Delay(250, cancellation);
         }
         await Task.Delay(TimeSpan.FromSeconds(3), cancellation);

@@ -43,8 +43,13 @@ public static class FaultsCommand
             foreach (var kind in kinds)
             {
                 AnsiConsole.MarkupLine($"[bold]{kind.Name()}[/]: {parse.GetValue(runs)} runs");
-                var r = await suite.RunAsync(kind, prompts, cancellation);
-                results.Add(Summary(kind, r));
+                try { results.Add(Summary(kind, await suite.RunAsync(kind, prompts, cancellation))); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One kind that could not run is recorded and the suite goes on with the next.
+                    AnsiConsole.MarkupLine($"[red]{kind.Name()} failed:[/] {Markup.Escape(e.Message)}");
+                    results.Add(new { kind = kind.Name(), error = e.Message });
+                }
                 // Written after every kind: a long suite stopped part-way keeps what it measured.
                 File.WriteAllText(path, JsonSerializer.Serialize(new
                 {
