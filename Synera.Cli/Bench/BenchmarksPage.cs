@@ -164,7 +164,7 @@ public static class BenchmarksPage
                 if (k!["error"] is JsonNode error) { text.Append($"| {shape} | {k["kind"]} | could not run: {error.GetValue<string>().Replace("|", "/")} |||||||\n"); continue; }
                 var kept = k!["accounts_kept"] is JsonNode a ? $"; accounts kept {a}/{k["runs"]}" : "";
                 var saw = k["details"]!.AsArray().FirstOrDefault()?["DeviceSaw"]?.GetValue<string>() ?? "";
-                text.Append($"| {shape} | {k["kind"]} | {k["runs"]} | {k["tokens_lost"]} | {k["tokens_duplicated"]} | {k["answers_differing"]} | {k["slm_fallbacks"]} | " +
+                text.Append($"| {shape} | {k["kind"]} | {k["runs"]} | {k["tokens_lost"]} | {k["tokens_duplicated"]} | {k["answers_differing"]} | {k["slm_fallbacks"]}{(k["slm_tokens"] is JsonNode t && t.GetValue<long>() > 0 ? $" ({t} tokens)" : "")} | " +
                             $"{F(D(k["recovery_ms_p50"]) / 1000, "F2")} | {F(D(k["recovery_ms_max"]) / 1000, "F2")} | {saw.Replace("|", "/")}{kept} |\n");
             }
         }

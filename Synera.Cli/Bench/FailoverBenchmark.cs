@@ -93,18 +93,7 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
                 // is replaced below like a killed one.
                 if (serving is not null && fault == VerifierFault.Pause) serving.Signal(stop: false);
                 if (serving is not null && fault == VerifierFault.Partition) hosts!.Heal(index);
-                // Recovery: from the kill to the end of the longest pause in the stream of verified tokens after it (tokens
-                // verified before the kill can still be in flight; the pause is the cloud moving the session elsewhere).
-                double recovery = double.NaN, longest = -1;
-                lock (shownAt)
-                {
-                    double previous = killedAt;
-                    foreach (var t in shownAt.Where(t => t > killedAt))
-                    {
-                        if (t - previous > longest) { longest = t - previous; recovery = t - killedAt; }
-                        previous = t;
-                    }
-                }
+                var (recovery, longest) = Faults.FaultSuite.LongestPause(shownAt, killedAt);
                 int common = CommonSubsequence(undisturbed.TokenIds, result.TokenIds);
                 var r = new FailoverRun(run, prompt, undisturbed.TokenIds.Count, undisturbed.TokenIds.Count - common, result.TokenIds.Count - common,
                     !undisturbed.TokenIds.SequenceEqual(result.TokenIds), result.Stats.CloudError is not null || result.Stats.NumVerdictTimeouts > 0,

@@ -31,6 +31,7 @@ public sealed class NetworkNamespaces : IDisposable
         Run("ip", $"link set {Bridge} up");
         for (int h = 0; h < hosts; h++)
         {
+            Run("ip", $"link del {HostSide(h)}", check: false);    // a link left by a namespace a dying process still held
             Run("ip", $"netns add {Namespace(h)}");
             Run("ip", $"link add {HostSide(h)} type veth peer name eth0 netns {Namespace(h)}");
             Run("ip", $"link set {HostSide(h)} master {Bridge}");
@@ -51,7 +52,11 @@ public sealed class NetworkNamespaces : IDisposable
 
     public void Dispose()
     {
-        for (int h = 0; h < count; h++) Run("ip", $"netns del {Namespace(h)}", check: false);
+        for (int h = 0; h < count; h++)
+        {
+            Run("ip", $"link del {HostSide(h)}", check: false);
+            Run("ip", $"netns del {Namespace(h)}", check: false);
+        }
         Run("ip", $"link del {Bridge}", check: false);
     }
 

@@ -74,6 +74,7 @@ public static class FaultsCommand
             tokens_duplicated = runs.Sum(r => r.TokensDuplicated),
             answers_differing = runs.Count(r => r.Differs),
             slm_fallbacks = runs.Count(r => r.SlmFallback),
+            slm_tokens = runs.Sum(r => r.SlmTokens),
             recovery_ms_p50 = recoveries.Count == 0 ? (double?)null : ModesBenchmark.Percentile(recoveries, 0.5),
             recovery_ms_max = recoveries.Count == 0 ? (double?)null : recoveries.Max(),
             accounts_kept = runs.Any(r => r.AccountKept is not null) ? runs.Count(r => r.AccountKept == true) : (int?)null,

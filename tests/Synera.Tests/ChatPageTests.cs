@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
@@ -126,15 +125,8 @@ public static class Chromium
         if (File.Exists(Executable)) return;
         if (Environment.UserName != "root")
             throw new InvalidOperationException($"the chat page test needs Debian's chromium at {Executable}: run `sudo apt-get install -y chromium` (as root, the test installs it itself)");
-        foreach (var args in new[] { "update -qq", "install -y -qq chromium" })
-        {
-            var start = new ProcessStartInfo("apt-get", args) { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-            using var apt = Process.Start(start)!;
-            var output = apt.StandardOutput.ReadToEndAsync();
-            var errors = await apt.StandardError.ReadToEndAsync();
-            await apt.WaitForExitAsync();
-            if (apt.ExitCode != 0) throw new InvalidOperationException($"apt-get {args} failed ({apt.ExitCode}): {errors}{await output}");
-        }
+        var noninteractive = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" };
+        await ToolProcess.RunAsync("apt-get", "update -qq", environment: noninteractive);
+        await ToolProcess.RunAsync("apt-get", "install -y -qq chromium", environment: noninteractive, timeout: TimeSpan.FromMinutes(10));
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
@@ -32,15 +31,5 @@ public class OpenAiNpmClientTests(ShippedClusterFixture fixture)
         }
     }
 
-    private static async Task<string> Run(string program, string args)
-    {
-        var start = new ProcessStartInfo(program, args) { WorkingDirectory = Tool, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {args} failed ({process.ExitCode}): {await errors}{await output}");
-        return await output;
-    }
+    private static Task<string> Run(string program, string args) => ToolProcess.RunAsync(program, args, Tool);
 }

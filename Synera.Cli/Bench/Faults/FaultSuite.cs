@@ -13,7 +13,9 @@ namespace Synera.Cli.Bench.Faults;
 /// <param name="Tokens">Tokens of the undisturbed answer.</param>
 /// <param name="TokensLost">Undisturbed tokens missing from the answer shown (its longest common subsequence with it).</param>
 /// <param name="TokensDuplicated">Tokens shown beyond that common subsequence (a token shown twice counts here).</param>
-/// <param name="SlmFallback">The cloud could not finish the answer (a verdict timeout or a cloud error): the SLM did.</param>
+/// <param name="SlmFallback">Some of the answer is the SLM's, unverified, because of the fault: the cloud could not finish
+/// it (a verdict timeout or a cloud error), or refused spans it was sent (<paramref name="SlmTokens"/>).</param>
+/// <param name="SlmTokens">Flagged tokens the cloud refused, which the device kept as its SLM drafted them.</param>
 /// <param name="RecoveryMs">From the fault to the first token after the longest pause that followed it.</param>
 /// <param name="LongestPauseMs">The longest gap between two tokens shown after the fault.</param>
 /// <param name="Target">What the fault hit (role and host).</param>
@@ -24,7 +26,7 @@ namespace Synera.Cli.Bench.Faults;
 /// before it.</param>
 public sealed record FaultRun(string Kind, int Run, string Prompt, int Tokens, int TokensLost, int TokensDuplicated, bool Differs, bool SlmFallback,
     double RecoveryMs, double LongestPauseMs, int StallResyncs, int VerdictTimeouts, string? CloudError, string Target, string DeviceSaw,
-    IReadOnlyList<string> Fencing, bool? AccountKept = null);
+    IReadOnlyList<string> Fencing, bool? AccountKept = null, long SlmTokens = 0);
 
 /// <summary>
 /// <c>synera bench faults</c>: a nemesis for the cluster. For each kind of fault a fresh <see cref="FaultCluster"/> (store,
@@ -136,7 +138,12 @@ public sealed class FaultSuite(OnnxDraftRunner runner, SyneraTokenizer tokenizer
         var result = await answer;
         if (healed is not null) await healed;
         var fencing = await RepairAsync(cluster, kind, verifier, frontend, verifierAddress, sessionAddress, faultAt, clock, logLengths, cancellation);
-        return Measure(kind.Name(), run, prompt, undisturbed, result, shownAt, faultAt, target, fencing);
+        // A poor link is not an event the answer recovers from: its pauses count from the first token (the wait for that one
+        // is TTFT), and its recovery is the worst stall it caused, the longest pause between two tokens.
+        if (kind == FaultKind.Wan) faultAt = shownAt.Count > 0 ? shownAt[0] : 0;
+        var measured = Measure(kind.Name(), run, prompt, undisturbed, result, shownAt, faultAt, target, fencing);
+        if (kind == FaultKind.Wan) measured = measured with { RecoveryMs = measured.LongestPauseMs };
+        return measured;
     }
 
     /// <summary>Heals the fault and brings the cluster back to full strength; returns the fencing log lines of a verifier
@@ -265,11 +272,11 @@ public sealed class FaultSuite(OnnxDraftRunner runner, SyneraTokenizer tokenizer
 
     private static string Describe(DeviceAccount? a) => a is null ? "none" : $"{a.NumOffloaded}/{a.NumGenerated} offloaded, credit {a.Credit:F1}";
 
-    private static FaultRun Measure(string kind, int run, string prompt, GenerationResult undisturbed, GenerationResult result, List<double> shownAt,
-        double faultAt, string target, List<string> fencing)
+    /// <summary>Recovery: from the fault to the end of the longest pause in the tokens shown after it (tokens verified
+    /// before the fault can still be arriving; the pause is the cloud getting back to the answer). Both NaN / -1 when
+    /// nothing was shown after the fault.</summary>
+    public static (double recoveryMs, double longestPauseMs) LongestPause(List<double> shownAt, double faultAt)
     {
-        // Recovery: from the fault to the end of the longest pause in the tokens shown after it (tokens verified before the
-        // fault can still be arriving; the pause is the cloud getting back to the answer).
         double recovery = double.NaN, longest = -1;
         lock (shownAt)
         {
@@ -280,16 +287,23 @@ public sealed class FaultSuite(OnnxDraftRunner runner, SyneraTokenizer tokenizer
                 previous = t;
             }
         }
+        return (recovery, longest);
+    }
+
+    private static FaultRun Measure(string kind, int run, string prompt, GenerationResult undisturbed, GenerationResult result, List<double> shownAt,
+        double faultAt, string target, List<string> fencing)
+    {
+        var (recovery, longest) = LongestPause(shownAt, faultAt);
         int common = FailoverBenchmark.CommonSubsequence(undisturbed.TokenIds, result.TokenIds);
         var s = result.Stats;
-        bool fallback = s.CloudError is not null || s.NumVerdictTimeouts > 0;
+        bool fallback = s.CloudError is not null || s.NumVerdictTimeouts > 0 || s.NumRefusedOffloads > 0;
         var saw = $"{result.TokenIds.Count} tokens, longest pause {Math.Max(0, longest):F0} ms" +
                   (s.NumStallResyncs > 0 ? $", {s.NumStallResyncs} stall resync{(s.NumStallResyncs == 1 ? "" : "s")}" : "") +
                   (s.NumVerdictTimeouts > 0 ? $", {s.NumVerdictTimeouts} verdict timeout{(s.NumVerdictTimeouts == 1 ? "" : "s")}" : "") +
-                  (s.NumRefusedOffloads > 0 ? $", {s.NumRefusedOffloads} offloads refused" : "") +
-                  (fallback ? ", finished by the SLM" : ", verified to the end");
+                  (s.NumRefusedOffloads > 0 ? $", {s.NumRefusedOffloads} flagged tokens refused by the cloud and kept as the SLM's" : "") +
+                  (s.CloudError is not null || s.NumVerdictTimeouts > 0 ? ", finished by the SLM" : fallback ? "" : ", verified to the end");
         return new FaultRun(kind, run, prompt, undisturbed.TokenIds.Count, undisturbed.TokenIds.Count - common, result.TokenIds.Count - common,
             !undisturbed.TokenIds.SequenceEqual(result.TokenIds), fallback, recovery, longest < 0 ? double.NaN : longest, s.NumStallResyncs,
-            s.NumVerdictTimeouts, s.CloudError, target, saw, fencing);
+            s.NumVerdictTimeouts, s.CloudError, target, saw, fencing, SlmTokens: s.NumRefusedOffloads);
     }
 }
