@@ -107,7 +107,7 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
                     // Bring the cluster back to two verifiers (on the same ports, a new silo generation) before the next run.
                     serving.Dispose();
                     verifiers[index] = StartVerifier(index);
-                    await SiloProcess.WaitForActiveSilosAsync(management, 3, servingAddress, cancellation);
+                    await SiloProcess.WaitForActiveSilosAsync(management, 3, servingAddress is null ? null : [servingAddress], cancellation);
                 }
             }
             return runs;
@@ -122,14 +122,8 @@ public sealed class FailoverBenchmark(OnnxDraftRunner runner, SyneraTokenizer to
     /// <summary>The verifier silo process holding the device's session (its verifier activation is keyed by the session).</summary>
     private static async Task<(SiloProcess?, SiloAddress?)> ServingVerifierAsync(IManagementGrain management, string deviceId, SiloProcess[] verifiers)
     {
-        for (int attempt = 0; attempt < 50; attempt++)
-        {
-            var stats = await management.GetDetailedGrainStatistics();
-            var activation = stats.FirstOrDefault(s => s.GrainType.Contains("VerifierGrain") && s.GrainId.ToString().Contains(deviceId));
-            if (activation is not null) return (verifiers.FirstOrDefault(v => v.SiloPort == activation.SiloAddress.Endpoint.Port), activation.SiloAddress);
-            await Task.Delay(20);
-        }
-        return (null, null);
+        var address = await SiloProcess.ActivationSiloAsync(management, "VerifierGrain", deviceId);
+        return address is null ? (null, null) : (verifiers.FirstOrDefault(v => v.SiloPort == address.Endpoint.Port), address);
     }
 
     /// <summary>Length of the longest common subsequence: tokens of both answers that line up.</summary>

@@ -92,9 +92,10 @@ public sealed class SiloProcess : IDisposable
         Process.WaitForExit(10_000);
     }
 
-    /// <summary>Waits until <paramref name="count"/> silos are active and a killed one (<paramref name="dead"/>) is not among
+    /// <summary>Waits until <paramref name="count"/> silos are active and none of <paramref name="gone"/> (silos killed or
+    /// stopped: after a full restart the store still lists them as active until the new ones declare them dead) is among
     /// them, then a little longer for load reports and grain manifests to reach every silo.</summary>
-    public static async Task WaitForActiveSilosAsync(IManagementGrain management, int count, SiloAddress? dead, CancellationToken cancellation,
+    public static async Task WaitForActiveSilosAsync(IManagementGrain management, int count, IReadOnlyCollection<SiloAddress>? gone, CancellationToken cancellation,
         TimeSpan? timeout = null)
     {
         var limit = timeout ?? TimeSpan.FromMinutes(3);
@@ -105,7 +106,7 @@ public sealed class SiloProcess : IDisposable
             try
             {
                 var hosts = await management.GetHosts(onlyActive: true);
-                if (hosts.Count >= count && (dead is null || !hosts.ContainsKey(dead))) break;
+                if (hosts.Count >= count && (gone is null || !hosts.Keys.Any(gone.Contains))) break;
                 last = $"active: {string.Join(", ", hosts.Keys)}";
             }
             catch (Exception e) when (DateTime.UtcNow < deadline) { last = e.Message; }   // the gateway's silo is still joining
@@ -113,6 +114,20 @@ public sealed class SiloProcess : IDisposable
             await Task.Delay(250, cancellation);
         }
         await Task.Delay(TimeSpan.FromSeconds(3), cancellation);
+    }
+
+    /// <summary>The silo holding an activation of <paramref name="grainType"/> whose key contains <paramref name="key"/>
+    /// (asked for a second, while the activation may still be on its way), or null.</summary>
+    public static async Task<SiloAddress?> ActivationSiloAsync(IManagementGrain management, string grainType, string key)
+    {
+        for (int attempt = 0; attempt < 50; attempt++)
+        {
+            var stats = await management.GetDetailedGrainStatistics();
+            var activation = stats.FirstOrDefault(s => s.GrainType.Contains(grainType) && s.GrainId.ToString().Contains(key));
+            if (activation is not null) return activation.SiloAddress;
+            await Task.Delay(20);
+        }
+        return null;
     }
 
     public void Dispose()

@@ -20,7 +20,7 @@ namespace Synera.Cli.Serve;
 /// refused with 429. Errors use OpenAI's error object.
 /// <para>Beyond OpenAI's API: a chat page at <c>/</c> (<see cref="ChatPage"/>), <c>GET /synera/status</c> (the device's
 /// offload account and the verifiers' load), and, when a request sets <c>synera.provenance</c>, a <c>synera.tokens</c>
-/// array in each streamed chunk saying where each piece of its text came from (docs/serve.md).</para>
+/// array in each streamed chunk saying where each piece of its text came from (docs/api.md).</para>
 /// </summary>
 public sealed class OpenAiServer(DeviceGenerator generator, GenerationOptions defaults, string modelId = OpenAiServer.DefaultModelId, int maxQueued = OpenAiServer.DefaultMaxQueued)
 {

@@ -102,43 +102,18 @@ public sealed class FaultCluster : IAsyncDisposable
     }
 
     /// <summary>The silo holding an activation of <paramref name="grainType"/> whose key contains <paramref name="key"/>.</summary>
-    public async Task<SiloAddress?> SiloOfAsync(string grainType, string key)
-    {
-        for (int attempt = 0; attempt < 50; attempt++)
-        {
-            var stats = await Management.GetDetailedGrainStatistics();
-            var activation = stats.FirstOrDefault(s => s.GrainType.Contains(grainType) && s.GrainId.ToString().Contains(key));
-            if (activation is not null) return activation.SiloAddress;
-            await Task.Delay(20);
-        }
-        return null;
-    }
+    public Task<SiloAddress?> SiloOfAsync(string grainType, string key) => SiloProcess.ActivationSiloAsync(Management, grainType, key);
 
     /// <summary>Which host a silo address is on (an index into <see cref="Frontends"/> or <see cref="Verifiers"/>).</summary>
     public int FrontendAt(SiloAddress address) => Enumerable.Range(0, Frontends.Length).FirstOrDefault(i => hosts.Address(FrontendHost(i)) == address.Endpoint.Address.ToString(), -1);
     public int VerifierAt(SiloAddress address) => Enumerable.Range(0, 2).FirstOrDefault(j => hosts.Address(VerifierHost(j)) == address.Endpoint.Address.ToString(), -1);
 
-    /// <summary>Waits until every silo is active and none of <paramref name="gone"/> is (silos that were stopped: after a
-    /// full restart the store still lists them as active until the new ones declare them dead).</summary>
-    public async Task WaitForFullStrengthAsync(IReadOnlyCollection<SiloAddress> gone, CancellationToken cancellation)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            try
-            {
-                var active = await Management.GetHosts(onlyActive: true);
-                if (active.Count >= SiloCount && !active.Keys.Any(gone.Contains)) break;
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline) { }   // no gateway yet, or the store still away
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not get back to {SiloCount} active silos in 3 minutes");
-            await Task.Delay(250, cancellation);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(3), cancellation);    // load reports and grain manifests reach every silo
-    }
+    /// <summary>Waits until every silo is active and none of <paramref name="gone"/> is.</summary>
+    public Task WaitForFullStrengthAsync(IReadOnlyCollection<SiloAddress>? gone, CancellationToken cancellation) =>
+        SiloProcess.WaitForActiveSilosAsync(Management, SiloCount, gone, cancellation);
 
     public Task WaitForFullStrengthAsync(SiloAddress? gone, CancellationToken cancellation) =>
-        WaitForFullStrengthAsync(gone is null ? [] : [gone], cancellation);
+        WaitForFullStrengthAsync(gone is null ? null : [gone], cancellation);
 
     public async ValueTask DisposeAsync()
     {

@@ -28,7 +28,9 @@ public static class FaultKinds
     /// <summary>The command-line name: verifier-kill, store-outage, …</summary>
     public static string Name(this FaultKind kind) => string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? $"-{char.ToLowerInvariant(c)}" : $"{char.ToLowerInvariant(c)}"));
 
-    public static FaultKind Parse(string name) =>
-        Enum.GetValues<FaultKind>().FirstOrDefault(k => k.Name() == name, (FaultKind)(-1)) is var kind && kind >= 0 ? kind
-        : throw new ArgumentException($"unknown fault '{name}': one of {string.Join(", ", Enum.GetValues<FaultKind>().Select(Name))}");
+    public static FaultKind Parse(string name)
+    {
+        foreach (var kind in Enum.GetValues<FaultKind>()) if (kind.Name() == name) return kind;
+        throw new ArgumentException($"unknown fault '{name}': one of {string.Join(", ", Enum.GetValues<FaultKind>().Select(Name))}");
+    }
 }
